@@ -1,0 +1,200 @@
+"""The Camunda-compatible parser: SpiffWorkflow's BpmnParser with our task parsers and checks.
+
+`parse_resources` is the one entry point: it takes a deployment's files (BPMN, DMN, forms) and
+returns the parsed specs of every executable process and the deployment's decisions, or raises
+ValidationFailed listing every problem as `FILE: ELEMENT_ID: reason`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, full_tag
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.defaults import SendTask
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+
+from engine.camunda.dmn import DecisionRegistry, parse_dmn
+from engine.camunda.juel import is_juel
+from engine.camunda.parser import event_parsers as ev
+from engine.camunda.parser import task_parsers as tp
+from engine.camunda.parser.extensions import BPMN_NS, camunda_attr
+from engine.camunda.parser.validation import Findings, check_process, executable_processes
+from engine.camunda.specs import tasks
+from engine.errors import DiagramError, EngineError, ValidationFailed
+
+DMN_SUFFIXES = (".dmn",)
+FORM_SUFFIXES = (".form",)
+
+_TAGS: dict[str, tuple[Any, Any]] = {}
+
+
+def _register(tag: str, parser_class: Any, spec_class: Any) -> None:
+    """Fail on a tag listed twice instead of letting the last one silently win."""
+    key = full_tag(tag)
+    if key in _TAGS:
+        raise RuntimeError(f"parser for {tag} registered twice")
+    _TAGS[key] = (parser_class, spec_class)
+
+
+for _tag, _parser, _spec in (
+    ("userTask", tp.UserTaskParser, tasks.UserTask),
+    ("task", tp.PlainTaskParser, tasks.NoneTask),
+    ("manualTask", tp.PlainTaskParser, tasks.ManualTask),
+    ("serviceTask", tp.ExternalTaskParser, tasks.ExternalTask),
+    ("businessRuleTask", tp.BusinessRuleTaskParser, tasks.BusinessRuleTask),
+    ("scriptTask", tp.ScriptTaskParser, tasks.ScriptTask),
+    ("callActivity", tp.CallActivityParser, tasks.CallActivity),
+    ("subProcess", tp.SubWorkflowParser, tasks.SubWorkflowTask),
+    ("transaction", tp.SubWorkflowParser, tasks.TransactionSubprocess),
+    ("startEvent", ev.StartEventParser, tasks.StartEvent),
+    ("endEvent", ev.EndEventParser, tasks.EndEvent),
+    ("intermediateCatchEvent", ev.IntermediateCatchEventParser, tasks.IntermediateCatchEvent),
+    ("intermediateThrowEvent", ev.IntermediateThrowEventParser, tasks.IntermediateThrowEvent),
+    ("boundaryEvent", ev.BoundaryEventParser, tasks.BoundaryEvent),
+    ("receiveTask", ev.ReceiveTaskParser, tasks.ReceiveTask),
+    ("sendTask", ev.SendTaskParser, SendTask),
+):
+    _register(_tag, _parser, _spec)
+
+
+class CamundaCompatParser(BpmnParser):
+    """Runs Camunda Modeler files: our parsers per tag; data stores need no implementation."""
+
+    OVERRIDE_PARSER_CLASSES = _TAGS
+
+    def _add_data_stores(self, bpmn: Any) -> None:
+        """Data stores are documentation for Polku: nothing reads or writes them."""
+
+
+
+@dataclass
+class ParsedProcess:
+    """One executable process: its spec and the specs of everything it calls or embeds."""
+
+    id: str
+    name: str
+    spec: Any
+    subprocess_specs: dict[str, Any]
+
+
+@dataclass
+class ParsedDeployment:
+    processes: dict[str, ParsedProcess] = field(default_factory=dict)
+    decisions: DecisionRegistry | None = None
+    warnings: list[DiagramError] = field(default_factory=list)
+
+
+def _xml(name: str, data: bytes) -> etree._Element:
+    try:
+        return etree.fromstring(data, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError as err:
+        raise ValidationFailed([DiagramError(f"not well-formed XML: {err}", None, name)]) from err
+
+
+def _spiff_error(err: Exception, name: str) -> DiagramError:
+    if isinstance(err, ValidationException):
+        reason = str(err.args[0]) if err.args else str(err)
+        return DiagramError(reason, err.id or None, err.file_name or name)
+    if isinstance(err, SpiffWorkflowException):
+        spec = getattr(err, "task_spec", None)
+        return DiagramError(str(err.args[0]) if err.args else str(err), getattr(spec, "bpmn_id", None), name)
+    if isinstance(err, EngineError):
+        return DiagramError(str(err), None, name)
+    return DiagramError(f"cannot be parsed ({err.__class__.__name__}: {err})", None, name)
+
+
+def _patch_send_tasks(root: etree._Element) -> None:
+    """Send tasks with an implementation are parsed as service tasks (a worker runs them)."""
+    for node in root.iter(f"{{{BPMN_NS}}}sendTask"):
+        if tp.implementation(node) is not None:
+            node.tag = f"{{{BPMN_NS}}}serviceTask"
+
+
+def _drop_data_store_associations(root: etree._Element) -> None:
+    """Data store associations are documentation in Polku; SpiffWorkflow would want an implementation."""
+    stores = {r.get("id") for r in root.iter(f"{{{BPMN_NS}}}dataStoreReference")}
+    if not stores:
+        return
+    for kind, ref in (("dataInputAssociation", "sourceRef"), ("dataOutputAssociation", "targetRef")):
+        for assoc in list(root.iter(f"{{{BPMN_NS}}}{kind}")):
+            refs = {(r.text or "").strip() for r in assoc.findall(f"{{{BPMN_NS}}}{ref}")}
+            if refs & stores:
+                assoc.getparent().remove(assoc)
+
+
+def parse_resources(resources: dict[str, bytes]) -> ParsedDeployment:
+    """Parse and check a deployment's files; raise ValidationFailed listing every problem."""
+    problems: list[DiagramError] = []
+    result = ParsedDeployment()
+    decisions = []
+    bpmn_files: list[tuple[str, etree._Element]] = []
+    for name, data in sorted(resources.items()):
+        if name.endswith(FORM_SUFFIXES):
+            continue
+        if name.endswith(DMN_SUFFIXES):
+            try:
+                decisions.extend(parse_dmn(data, name))
+            except DiagramError as err:
+                problems.append(err)
+            continue
+        try:
+            bpmn_files.append((name, _xml(name, data)))
+        except ValidationFailed as err:
+            problems.extend(err.problems)
+    try:
+        result.decisions = DecisionRegistry(decisions)
+    except DiagramError as err:
+        problems.append(err)
+
+    parser = CamundaCompatParser()
+    executable: list[tuple[str, etree._Element]] = []
+    for name, root in bpmn_files:
+        findings = Findings(name)
+        processes = executable_processes(root)
+        if root.tag != f"{{{BPMN_NS}}}definitions":
+            findings.problem(None, "not a BPMN 2.0 definitions document")
+        elif not processes:
+            findings.problem(root, 'no executable process (set isExecutable="true" on a process)')
+        for process in processes:
+            check_process(findings, process)
+            executable.append((name, process))
+            for rule in process.iter(f"{{{BPMN_NS}}}businessRuleTask"):
+                ref = camunda_attr(rule, "decisionRef")
+                if ref and not is_juel(ref) and tp.implementation(rule) is None and (
+                        result.decisions is None or ref not in result.decisions):
+                    findings.problem(rule, f"decision '{ref}' is not in this deployment")
+        problems.extend(findings.problems)
+        result.warnings.extend(findings.warnings)
+        if findings.problems:
+            continue
+        for process in root.iter(f"{{{BPMN_NS}}}process"):
+            if process.get("isExecutable", "true") == "false":
+                process.getparent().remove(process)
+        _patch_send_tasks(root)
+        _drop_data_store_associations(root)
+        try:
+            parser.add_bpmn_xml(root, name)
+        except Exception as err:  # noqa: BLE001 - every parser failure becomes a DiagramError
+            problems.append(_spiff_error(err, name))
+    if problems:
+        raise ValidationFailed(problems)
+
+    for name, process in executable:
+        pid = process.get("id")
+        try:
+            spec = parser.get_spec(pid)
+            subprocesses = parser.get_subprocess_specs(pid)
+        except Exception as err:  # noqa: BLE001
+            problems.append(_spiff_error(err, name))
+            continue
+        missing = [sid for sid, sp in subprocesses.items() if sp is None]
+        for sid in missing:
+            problems.append(DiagramError(f"calls process '{sid}', which is not in this deployment", pid, name))
+        result.processes[pid] = ParsedProcess(pid, process.get("name") or pid, spec, subprocesses)
+    if problems:
+        raise ValidationFailed(problems)
+    return result
+

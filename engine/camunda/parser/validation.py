@@ -1,0 +1,166 @@
+"""Checks run on the XML before SpiffWorkflow parses it, so refusals name the element and the reason.
+
+Camunda's own semantics decide what is refused: scripts in languages other than Python, CMMN case
+calls, service tasks with no implementation. What Camunda would run but Polku need not (listeners,
+async continuations, history time to live) is accepted with a warning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from engine.camunda.juel import compile_juel, is_juel
+from engine.camunda.parser.extensions import BPMN_NS, camunda_attr, camunda_children
+from engine.camunda.parser.task_parsers import ASSIGNMENT_ATTRIBUTES, implementation
+from engine.camunda.sandbox import check_python_expression, check_script
+from engine.camunda.timer_expression import check_literal
+from engine.errors import DiagramError, EngineError
+
+PYTHON_LANGUAGES = {None, "", "python", "python3"}
+EXPRESSION_LANGUAGES = PYTHON_LANGUAGES | {"juel", "JUEL"}
+IGNORED_ATTRIBUTES = ("asyncBefore", "asyncAfter", "exclusive", "jobPriority", "historyTimeToLive")
+
+
+def _q(tag: str) -> str:
+    return f"{{{BPMN_NS}}}{tag}"
+
+
+@dataclass
+class Findings:
+    """What a file's checks found: problems refuse the deployment, warnings do not."""
+
+    file: str
+    problems: list[DiagramError] = field(default_factory=list)
+    warnings: list[DiagramError] = field(default_factory=list)
+
+    def problem(self, element: etree._Element | None, reason: str) -> None:
+        self.problems.append(DiagramError(reason, _id(element), self.file))
+
+    def warning(self, element: etree._Element | None, reason: str) -> None:
+        self.warnings.append(DiagramError(reason, _id(element), self.file))
+
+
+def _id(element: etree._Element | None) -> str | None:
+    while element is not None:
+        if element.get("id"):
+            return element.get("id")
+        element = element.getparent()
+    return None
+
+
+def executable_processes(root: etree._Element) -> list[etree._Element]:
+    return [p for p in root.iter(_q("process")) if p.get("isExecutable", "true") != "false"]
+
+
+def check_expression(findings: Findings, element: etree._Element, text: str | None, what: str) -> None:
+    """A condition or value: JUEL must compile; other text is Python (for conditions) or a literal."""
+    if not text or not text.strip():
+        return
+    try:
+        if is_juel(text):
+            compile_juel(text)
+        elif what == "condition":
+            check_python_expression(text.strip())
+    except EngineError as err:
+        findings.problem(element, f"{what} {text.strip()!r} is invalid: {err}")
+
+
+def _check_script(findings: Findings, element: etree._Element, language: str | None, body: str | None,
+                  resource: str | None, what: str) -> None:
+    if resource:
+        findings.problem(element, f"{what} loads an external script resource ({resource}); inline Python is required")
+    elif (language or "").lower() not in PYTHON_LANGUAGES:
+        findings.problem(element, f"{what} is written in {language}; only Python scripts are supported")
+    else:
+        try:
+            check_script(body or "")
+        except EngineError as err:
+            findings.problem(element, f"{what} is not a safe Python script: {err}")
+
+
+def check_element(findings: Findings, el: etree._Element) -> None:
+    tag = etree.QName(el).localname
+    for attr in IGNORED_ATTRIBUTES:
+        if camunda_attr(el, attr) not in (None, "false"):
+            findings.warning(el, f"camunda:{attr} is accepted and ignored")
+    for listener in ("executionListener", "taskListener"):
+        if camunda_children(el, listener):
+            findings.warning(el, f"camunda:{listener} is ignored")
+    for kind in ("inputParameter", "outputParameter"):
+        for param in camunda_children(el, f"inputOutput/{kind}"):
+            for script in param.iter():
+                if isinstance(script.tag, str) and etree.QName(script).localname == "script":
+                    _check_script(findings, el, script.get("scriptFormat"), script.text, script.get("resource"),
+                                  f"{kind} '{param.get('name')}' script")
+            if not len(param):
+                check_expression(findings, el, param.text, f"{kind} '{param.get('name')}'")
+    if tag == "scriptTask":
+        script = el.find(_q("script"))
+        _check_script(findings, el, el.get("scriptFormat"), script.text if script is not None else None,
+                      camunda_attr(el, "resource"), "script task")
+    elif tag in ("serviceTask", "sendTask"):
+        impl = implementation(el)
+        if impl is None and tag == "serviceTask":
+            findings.problem(el, "service task has no implementation: set camunda:type=\"external\" with a topic, "
+                             "or camunda:class / expression / delegateExpression")
+        elif impl is not None and impl[0] == "external" and not impl[1]:
+            findings.problem(el, "external task has no camunda:topic")
+    elif tag == "businessRuleTask":
+        if implementation(el) is None and not camunda_attr(el, "decisionRef"):
+            findings.problem(el, "business rule task has neither camunda:decisionRef nor an implementation")
+    elif tag == "callActivity":
+        if camunda_attr(el, "caseRef") is not None:
+            findings.problem(el, "calls a CMMN case (camunda:caseRef); CMMN is not supported")
+        elif not el.get("calledElement"):
+            findings.problem(el, "call activity has no calledElement")
+        elif is_juel(el.get("calledElement")):
+            findings.problem(el, "calledElement must name a process; expressions are not supported")
+    elif tag == "userTask":
+        for attr in ASSIGNMENT_ATTRIBUTES:
+            check_expression(findings, el, camunda_attr(el, attr), f"camunda:{attr}")
+    elif tag == "sequenceFlow":
+        for cond in el.findall(_q("conditionExpression")):
+            language = cond.get("language")
+            if language not in EXPRESSION_LANGUAGES and language != "http://www.w3.org/1999/XPath":
+                findings.problem(el, f"condition is written in {language}; use JUEL (${{...}}) or Python")
+            elif camunda_attr(cond, "resource"):
+                findings.problem(el, "condition loads an external script resource")
+            else:
+                check_expression(findings, el, cond.text, "condition")
+    elif tag == "conditionalEventDefinition":
+        for cond in el.findall(_q("condition")):
+            if cond.get("language") not in EXPRESSION_LANGUAGES:
+                findings.problem(el, f"condition is written in {cond.get('language')}; use JUEL or Python")
+            else:
+                check_expression(findings, el, cond.text, "condition")
+    elif tag == "timerEventDefinition":
+        for child in el:
+            if not isinstance(child.tag, str):
+                continue
+            kind = {"timeDate": "date", "timeDuration": "duration", "timeCycle": "cycle"}.get(etree.QName(child).localname)
+            text = (child.text or "").strip()
+            if kind is None:
+                continue
+            if not text:
+                findings.problem(el, f"timer {etree.QName(child).localname} is empty")
+            elif is_juel(text):
+                check_expression(findings, el, text, "timer")
+            else:
+                try:
+                    check_literal(kind, text)
+                except EngineError as err:
+                    findings.problem(el, f"timer value {text!r} is invalid: {err}")
+    elif tag in ("complexGateway",):
+        findings.problem(el, "complex gateways are not supported")
+    elif tag == "multiInstanceLoopCharacteristics":
+        collection = camunda_attr(el, "collection")
+        if collection and is_juel(collection):
+            check_expression(findings, el, collection, "camunda:collection")
+
+
+def check_process(findings: Findings, process: etree._Element) -> None:
+    for el in process.iter():
+        if isinstance(el.tag, str):
+            check_element(findings, el)

@@ -1,0 +1,58 @@
+"""camunda:inputOutput mappings, applied around any activity or event.
+
+Camunda gives an activity with input parameters a local scope; SpiffWorkflow has none, so inputs
+are set on the task's data when it becomes ready and removed again when it completes, after the
+output parameters have been computed from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+Value = tuple  # ("text", str) | ("list", list[Value]) | ("map", list[tuple[str, Value]]) | ("script", str)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    value: Value
+
+
+def evaluate_value(my_task: Any, value: Value) -> Any:
+    """Evaluate a parsed parameter value against the task's data."""
+    engine = my_task.workflow.script_engine
+    kind, body = value
+    if kind == "text":
+        return engine.value(my_task, body)
+    if kind == "list":
+        return [evaluate_value(my_task, item) for item in body]
+    if kind == "map":
+        return {key: evaluate_value(my_task, item) for key, item in body}
+    if kind == "script":
+        return engine.evaluate_script_value(my_task, body)
+    return None
+
+
+class IoMappingMixin:
+    """Adds Camunda input/output parameters to a SpiffWorkflow task spec."""
+
+    input_parameters: tuple[Parameter, ...] = ()
+    output_parameters: tuple[Parameter, ...] = ()
+
+    def _on_ready_hook(self, my_task: Any) -> None:
+        if self.input_parameters:
+            values = {p.name: evaluate_value(my_task, p.value) for p in self.input_parameters}
+            my_task.data.update(values)
+        super()._on_ready_hook(my_task)  # type: ignore[misc]
+
+    def _on_complete_hook(self, my_task: Any) -> None:
+        if self.output_parameters:
+            outputs = {p.name: evaluate_value(my_task, p.value) for p in self.output_parameters}
+            for p in self.input_parameters:
+                my_task.data.pop(p.name, None)
+            my_task.data.update(outputs)
+        elif self.input_parameters:
+            for p in self.input_parameters:
+                my_task.data.pop(p.name, None)
+        super()._on_complete_hook(my_task)  # type: ignore[misc]

@@ -1,0 +1,263 @@
+"""Task specs for Camunda Modeler elements that SpiffWorkflow runs differently or not at all."""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.defaults import (
+    BoundaryEvent as _BoundaryEvent,
+)
+from SpiffWorkflow.bpmn.specs.defaults import (
+    CallActivity as _CallActivity,
+)
+from SpiffWorkflow.bpmn.specs.defaults import (
+    EndEvent as _EndEvent,
+)
+from SpiffWorkflow.bpmn.specs.defaults import (
+    EventSubprocess as _EventSubprocess,
+)
+from SpiffWorkflow.bpmn.specs.defaults import (
+    IntermediateCatchEvent as _IntermediateCatchEvent,
+)
+from SpiffWorkflow.bpmn.specs.defaults import (
+    IntermediateThrowEvent as _IntermediateThrowEvent,
+)
+from SpiffWorkflow.bpmn.specs.defaults import (
+    ManualTask as _ManualTask,
+)
+from SpiffWorkflow.bpmn.specs.defaults import (
+    NoneTask as _NoneTask,
+)
+from SpiffWorkflow.bpmn.specs.defaults import (
+    ReceiveTask as _ReceiveTask,
+)
+from SpiffWorkflow.bpmn.specs.defaults import (
+    ScriptTask as _ScriptTask,
+)
+from SpiffWorkflow.bpmn.specs.defaults import (
+    StartEvent as _StartEvent,
+)
+from SpiffWorkflow.bpmn.specs.defaults import (
+    SubWorkflowTask as _SubWorkflowTask,
+)
+from SpiffWorkflow.bpmn.specs.defaults import (
+    TransactionSubprocess as _TransactionSubprocess,
+)
+from SpiffWorkflow.bpmn.specs.defaults import (
+    UserTask as _UserTask,
+)
+from SpiffWorkflow.bpmn.specs.mixins.bpmn_spec_mixin import BpmnSpecMixin
+from SpiffWorkflow.util.task import TaskState
+
+from engine.camunda.specs.io_mapping import IoMappingMixin, Parameter, evaluate_value
+
+
+class UserTask(IoMappingMixin, _UserTask):
+    """A user task with Camunda's assignment attributes and generated form."""
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, *, assignment: dict[str, str] | None = None,
+                 form: Any = None, **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.assignment = assignment or {}
+        self.form = form
+
+    def _on_ready_hook(self, my_task: Any) -> None:
+        super()._on_ready_hook(my_task)
+        engine = my_task.workflow.script_engine
+        my_task.internal_data["assignment"] = engine.evaluate_assignment(my_task, self.assignment)
+
+
+class ExternalTask(IoMappingMixin, BpmnSpecMixin):
+    """A service-like element run by a worker: it waits, STARTED, until its job is completed.
+
+    Covers `camunda:type="external"` and, so that Python workers can implement them, Java
+    delegates (`class`, `expression`, `delegateExpression`) and connectors: the topic is then the
+    class name, the expression text or the connector id.
+    """
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, *, topic: str, implementation: str,
+                 priority: str | None = None, **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.topic = topic
+        self.implementation = implementation
+        self.priority = priority
+
+    def _run_hook(self, my_task: Any) -> None:
+        engine = my_task.workflow.script_engine
+        my_task.internal_data["job"] = {
+            "topic": self.topic,
+            "priority": engine.evaluate_priority(my_task, self.priority),
+        }
+        return None
+
+
+class ExternalEndEvent(IoMappingMixin, _EndEvent):
+    """A message end event implemented by a worker: the job runs, then the process ends there."""
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, *, topic: str, implementation: str, **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.topic = topic
+        self.implementation = implementation
+        self.priority = None
+
+    def _run_hook(self, my_task: Any) -> None:
+        my_task.internal_data["job"] = {"topic": self.topic, "priority": 0}
+        return None
+
+
+class ExternalThrowEvent(ExternalTask):
+    """An intermediate message throw event implemented by a worker."""
+
+
+class BusinessRuleTask(IoMappingMixin, BpmnSpecMixin):
+    """Evaluates a DMN decision of the same deployment and maps its result like Camunda does."""
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, *, decision_ref: str, result_variable: str | None,
+                 map_decision_result: str | None, **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.decision_ref = decision_ref
+        self.result_variable = result_variable
+        self.map_decision_result = map_decision_result
+
+    def _run_hook(self, my_task: Any) -> bool:
+        engine = my_task.workflow.script_engine
+        result = engine.evaluate_decision(my_task, self.decision_ref, self.map_decision_result)
+        my_task.data[self.result_variable or "decisionResult"] = result
+        return True
+
+
+class ScriptTask(IoMappingMixin, _ScriptTask):
+    """A Python script task run in the sandbox; `camunda:resultVariable` keeps a last value."""
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, script: str, *, result_variable: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, script, **kwargs)
+        self.result_variable = result_variable
+
+
+class CallActivity(IoMappingMixin, _CallActivity):
+    """A call activity passing only the variables named by `camunda:in` / `camunda:out`."""
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, subworkflow_spec: str, *,
+                 in_mappings: tuple[dict[str, Any], ...] = (), out_mappings: tuple[dict[str, Any], ...] = (),
+                 **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, subworkflow_spec, **kwargs)
+        self.in_mappings = in_mappings
+        self.out_mappings = out_mappings
+
+    @staticmethod
+    def _mapped(my_task: Any, mappings: tuple[dict[str, Any], ...], source: dict[str, Any]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for mapping in mappings:
+            if mapping.get("variables") == "all":
+                values.update(deepcopy(source))
+            elif "source" in mapping:
+                if mapping["source"] in source:
+                    values[mapping["target"]] = deepcopy(source[mapping["source"]])
+            elif "expression" in mapping:
+                values[mapping["target"]] = evaluate_value(my_task, ("text", mapping["expression"]))
+        return values
+
+    def copy_data(self, my_task: Any, subworkflow: Any) -> None:
+        start = subworkflow.get_next_task(subworkflow.task_tree, skip_subprocesses=True, spec_name="Start")
+        start.set_data(**self._mapped(my_task, self.in_mappings, my_task.data))
+
+    def update_data(self, my_task: Any, subworkflow: Any) -> None:
+        source = subworkflow.last_task.data
+        end_task = _Proxy(my_task, source)
+        my_task.data.update(self._mapped(end_task, self.out_mappings, source))
+
+
+class _Proxy:
+    """A task stand-in whose data is the called process's final data (for `sourceExpression`)."""
+
+    def __init__(self, task: Any, data: dict[str, Any]) -> None:
+        self.workflow = task.workflow
+        self.data = data
+        self.task_spec = task.task_spec
+        self.id = task.id
+
+
+class EventSubprocess(IoMappingMixin, _EventSubprocess):
+    """An event subprocess; when its start event is interrupting it cancels the main flow."""
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, subworkflow_spec: str, *, interrupting: bool = True,
+                 **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, subworkflow_spec, **kwargs)
+        self.interrupting = interrupting
+
+    def _update_hook(self, my_task: Any) -> Any:
+        started = my_task.workflow.top_workflow.subprocesses.get(my_task.id) is not None
+        result = super()._update_hook(my_task)
+        if not started and self.interrupting:
+            _cancel_others(my_task)
+        return result
+
+
+def _cancel_others(my_task: Any) -> None:
+    """Cancel every unfinished task of the workflow except this event subprocess and its ancestors."""
+    keep = {my_task.id}
+    parent = my_task.parent
+    while parent is not None:
+        keep.add(parent.id)
+        parent = parent.parent
+    workflow = my_task.workflow
+    for task in list(workflow.tasks.values()):
+        if task.id in keep or task.id not in workflow.tasks:
+            continue
+        if task.has_state(TaskState.NOT_FINISHED_MASK) and not task.has_state(TaskState.PREDICTED_MASK):
+            if isinstance(task.task_spec, EventSubprocess) or task.triggered:
+                continue
+            task.cancel()
+            subprocess = workflow.top_workflow.subprocesses.get(task.id)
+            if subprocess is not None:
+                workflow.top_workflow.cancel(subprocess)
+
+
+class SubWorkflowTask(IoMappingMixin, _SubWorkflowTask):
+    pass
+
+
+class TransactionSubprocess(IoMappingMixin, _TransactionSubprocess):
+    pass
+
+
+class ManualTask(IoMappingMixin, _ManualTask):
+    pass
+
+
+class NoneTask(IoMappingMixin, _NoneTask):
+    pass
+
+
+class ReceiveTask(IoMappingMixin, _ReceiveTask):
+    pass
+
+
+class StartEvent(IoMappingMixin, _StartEvent):
+    pass
+
+
+class EndEvent(IoMappingMixin, _EndEvent):
+    pass
+
+
+class IntermediateCatchEvent(IoMappingMixin, _IntermediateCatchEvent):
+    pass
+
+
+class IntermediateThrowEvent(IoMappingMixin, _IntermediateThrowEvent):
+    pass
+
+
+class BoundaryEvent(IoMappingMixin, _BoundaryEvent):
+    pass
+
+
+__all__ = [
+    "BoundaryEvent", "BusinessRuleTask", "CallActivity", "EndEvent", "EventSubprocess",
+    "ExternalEndEvent", "ExternalTask", "ExternalThrowEvent", "IntermediateCatchEvent",
+    "IntermediateThrowEvent", "ManualTask", "NoneTask", "Parameter", "ReceiveTask", "ScriptTask",
+    "StartEvent", "SubWorkflowTask", "TransactionSubprocess", "UserTask",
+]

@@ -1,0 +1,137 @@
+"""Deploying process definitions: parse, validate, store as a new version, cache parsed specs."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from sqlalchemy import func, select
+
+from engine.camunda.parser.parser import ParsedDeployment, parse_resources
+from engine.db import Database
+from engine.errors import NotFound
+from engine.models import Definition, Deployment, Resource
+
+
+@dataclass(frozen=True)
+class LoadedDefinition:
+    """A definition version with its parsed specs, ready to run cases."""
+
+    id: int
+    key: str
+    version: int
+    name: str
+    spec: Any
+    subprocess_specs: dict[str, Any]
+    decisions: Any
+
+
+@dataclass
+class DeployResult:
+    deployment_id: int | None
+    definitions: list[tuple[str, int, bool]] = field(default_factory=list)  # key, version, newly created
+    warnings: list[str] = field(default_factory=list)
+
+
+def content_hash(resources: dict[str, bytes]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(resources):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(resources[name]).digest())
+    return digest.hexdigest()
+
+
+def start_messages(spec: Any) -> list[str]:
+    return sorted({s.event_definition.name for s in spec.bpmn_start_events
+                   if isinstance(s.event_definition, MessageEventDefinition)})
+
+
+class DefinitionStore:
+    """Versions of process definitions in the database, with parsed specs cached per version."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._cache: dict[int, LoadedDefinition] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def validate(resources: dict[str, bytes]) -> ParsedDeployment:
+        """Parse and check; raises ValidationFailed listing every problem."""
+        return parse_resources(resources)
+
+    def deploy(self, resources: dict[str, bytes], name: str = "deployment", source: str | None = None) -> DeployResult:
+        """Store each executable process as a new version unless identical content is already latest."""
+        parsed = parse_resources(resources)
+        digest = content_hash(resources)
+        now = datetime.now(timezone.utc)
+        result = DeployResult(None, warnings=[w.line() for w in parsed.warnings])
+        with self.db.transaction() as session:
+            deployment: Deployment | None = None
+            for key, process in sorted(parsed.processes.items()):
+                latest = session.execute(
+                    select(Definition).where(Definition.key == key).order_by(Definition.version.desc()).limit(1)
+                ).scalar_one_or_none()
+                if latest is not None and latest.hash == digest:
+                    result.definitions.append((key, latest.version, False))
+                    continue
+                if deployment is None:
+                    deployment = Deployment(name=name, source=source, created_at=now)
+                    session.add(deployment)
+                    session.flush()
+                    for res_name, content in sorted(resources.items()):
+                        session.add(Resource(deployment_id=deployment.id, name=res_name, content=content,
+                                             hash=hashlib.sha256(content).hexdigest()))
+                version = (latest.version if latest else 0) + 1
+                session.add(Definition(key=key, version=version, name=process.name, deployment_id=deployment.id,
+                                       hash=digest, start_messages=start_messages(process.spec),
+                                       warnings=result.warnings, created_at=now))
+                result.definitions.append((key, version, True))
+            result.deployment_id = deployment.id if deployment else None
+        return result
+
+    def latest(self, key: str) -> Definition:
+        with self.db.transaction() as session:
+            row = session.execute(
+                select(Definition).where(Definition.key == key).order_by(Definition.version.desc()).limit(1)
+            ).scalar_one_or_none()
+        if row is None:
+            raise NotFound(f"no process definition with key '{key}' is deployed")
+        return row
+
+    def list(self) -> list[Definition]:
+        with self.db.transaction() as session:
+            latest = select(Definition.key, func.max(Definition.version).label("v")).group_by(Definition.key).subquery()
+            return list(session.execute(
+                select(Definition).join(latest, (Definition.key == latest.c.key) & (Definition.version == latest.c.v))
+                .order_by(Definition.key)).scalars())
+
+    def by_start_message(self, message: str) -> list[Definition]:
+        return [d for d in self.list() if message in (d.start_messages or [])]
+
+    def load(self, definition_id: int) -> LoadedDefinition:
+        """The parsed definition; parsed once per version and kept in memory."""
+        cached = self._cache.get(definition_id)
+        if cached is not None:
+            return cached
+        with self._lock:
+            cached = self._cache.get(definition_id)
+            if cached is not None:
+                return cached
+            with self.db.transaction() as session:
+                row = session.get(Definition, definition_id)
+                if row is None:
+                    raise NotFound(f"process definition {definition_id} does not exist")
+                resources = {r.name: r.content for r in session.execute(
+                    select(Resource).where(Resource.deployment_id == row.deployment_id)).scalars()}
+                siblings = list(session.execute(
+                    select(Definition).where(Definition.deployment_id == row.deployment_id)).scalars())
+            parsed = parse_resources(resources)
+            for sibling in siblings:
+                process = parsed.processes[sibling.key]
+                self._cache[sibling.id] = LoadedDefinition(
+                    sibling.id, sibling.key, sibling.version, sibling.name,
+                    process.spec, process.subprocess_specs, parsed.decisions)
+            return self._cache[definition_id]

@@ -1,0 +1,53 @@
+"""Correlating a message to a waiting case (by case id or business key), or starting one with it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from SpiffWorkflow.bpmn import BpmnEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+
+from engine.errors import Conflict, NotFound
+from engine.models import Case, CaseStatus, MessageSubscription
+from engine.transition import CaseContext, run_steps
+
+if TYPE_CHECKING:
+    from engine.runtime import Engine
+
+
+def deliver(ctx: CaseContext, message: str, variables: Mapping[str, Any] | None) -> None:
+    """Hand the message to the workflow; its variables are merged into the catching task."""
+    ctx.workflow.catch(BpmnEvent(MessageEventDefinition(message), payload=dict(variables or {})))
+    run_steps(ctx.workflow)
+
+
+def correlate(engine: Engine, message: str, case_id: str | None, business_key: str | None,
+              variables: Mapping[str, Any] | None, all_matches: bool) -> list[str]:
+    """Deliver to the waiting case(s); with no waiting case, start one by message start event."""
+    query = (select(MessageSubscription.case_id).join(Case, Case.id == MessageSubscription.case_id)
+             .where(MessageSubscription.message_name == message, Case.status == CaseStatus.ACTIVE).distinct())
+    if case_id is not None:
+        query = query.where(Case.id == case_id)
+    if business_key is not None:
+        query = query.where(Case.business_key == business_key)
+    with engine.db.transaction() as session:
+        case_ids = list(session.execute(query).scalars())
+    if not case_ids:
+        if case_id is None:
+            starters = engine.definitions.by_start_message(message)
+            if len(starters) == 1:
+                started = engine.start_definition(starters[0].id, business_key, None,
+                                                  message=(message, dict(variables or {})))
+                return [started]
+            if len(starters) > 1:
+                raise Conflict(f"message '{message}' starts {len(starters)} processes; name one")
+        where = f" for case {case_id}" if case_id else (f" with business key {business_key}" if business_key else "")
+        raise NotFound(f"no case waits for message '{message}'{where}")
+    if len(case_ids) > 1 and not all_matches:
+        raise Conflict(f"message '{message}' matches {len(case_ids)} cases; give a case id or business key")
+    for target in case_ids:
+        with engine.tx.open(target) as ctx:
+            deliver(ctx, message, variables)
+    return case_ids

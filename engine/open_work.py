@@ -1,0 +1,116 @@
+"""What a case waits for, read from its workflow: human tasks, jobs, timers and messages.
+
+Both the projections (engine/projections.py) and `polku simulate` describe waits through this
+one module, so the inbox and a dry run agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.util.task import TaskState
+
+from engine.camunda.specs.event_definitions import (
+    CamundaCycleTimerEventDefinition,
+    CamundaTimerEventDefinition,
+    due_time,
+)
+
+
+@dataclass
+class WaitItem:
+    """One thing a case waits for; `kind` is userTask, job, timer or message."""
+
+    kind: str
+    task: Any
+    element_id: str
+    name: str | None
+    topic: str | None = None
+    message: str | None = None
+    due: datetime | None = None
+    assignment: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        """The JSON shape used by `polku cases` and `polku simulate`."""
+        out: dict[str, Any] = {"kind": self.kind, "id": self.element_id, "name": self.name}
+        if self.topic is not None:
+            out["topic"] = self.topic
+        if self.message is not None:
+            out["message"] = self.message
+        if self.kind == "userTask":
+            out["candidateGroups"] = self.assignment.get("candidateGroups") or []
+            out["assignee"] = self.assignment.get("assignee")
+            if self.assignment.get("dueDate"):
+                out["due"] = self.assignment["dueDate"]
+        elif self.due is not None:
+            out["due"] = self.due.isoformat()
+        return out
+
+
+def all_tasks(workflow: Any) -> Iterator[Any]:
+    yield from workflow.tasks.values()
+    for sub in workflow.subprocesses.values():
+        yield from sub.tasks.values()
+
+
+def _timer_and_messages(task: Any) -> Iterator[WaitItem]:
+    spec = task.task_spec
+    definition = getattr(spec, "event_definition", None)
+    definitions = definition.event_definitions if isinstance(definition, MultipleEventDefinition) else [definition]
+    for d in definitions:
+        if isinstance(d, CamundaTimerEventDefinition | CamundaCycleTimerEventDefinition):
+            due = due_time(task)
+            if due is not None:
+                yield WaitItem("timer", task, spec.bpmn_id, spec.bpmn_name, due=due)
+        elif isinstance(d, MessageEventDefinition):
+            yield WaitItem("message", task, spec.bpmn_id, spec.bpmn_name, message=d.name)
+
+
+def open_work(workflow: Any) -> list[WaitItem]:
+    """Every wait of the workflow and its subprocesses, in tree order."""
+    items: list[WaitItem] = []
+    for task in all_tasks(workflow):
+        state = task._state
+        spec = task.task_spec
+        if state == TaskState.READY and spec.manual:
+            items.append(WaitItem("userTask", task, spec.bpmn_id, spec.bpmn_name,
+                                  assignment=task.internal_data.get("assignment", {})))
+        elif state == TaskState.STARTED and "job" in task.internal_data:
+            items.append(WaitItem("job", task, spec.bpmn_id, spec.bpmn_name, topic=getattr(spec, "topic", None)))
+        elif state == TaskState.WAITING:
+            items.extend(_timer_and_messages(task))
+    items.extend(_event_subprocess_messages(workflow))
+    return items
+
+
+def _event_subprocess_messages(workflow: Any) -> Iterator[WaitItem]:
+    """Message starts of event subprocesses: they wait for as long as the case is active."""
+    if workflow.completed:
+        return
+    for name in workflow.spec.start.trigger_specs:
+        sp_spec = workflow.subprocess_specs.get(name)
+        if sp_spec is None:
+            continue
+        for start in sp_spec.bpmn_start_events:
+            d = start.event_definition
+            if isinstance(d, MessageEventDefinition):
+                yield WaitItem("message", workflow.task_tree, start.bpmn_id, start.bpmn_name, message=d.name)
+
+
+def current_variables(workflow: Any) -> dict[str, Any]:
+    """The case's variables now: the data of its open tasks, or of its last task when it ended."""
+    if workflow.completed or workflow.is_completed():
+        end = workflow.last_task
+        return dict(end.data) if end is not None else dict(workflow.data)
+    merged: dict[str, Any] = {}
+    for task in workflow.tasks.values():
+        if task._state & (TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+            merged.update(task.data)
+    if not merged and workflow.last_task is not None:
+        merged.update(workflow.last_task.data)
+    return merged

@@ -1,0 +1,154 @@
+"""One transaction per case action: lock, load, act, run engine steps, save state and projections.
+
+Everything that changes a case goes through `CaseTransaction`; an exception anywhere inside
+rolls the whole transaction back, so the previous state stays intact.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+
+from engine.camunda import serializer
+from engine.camunda.script_engine import CamundaScriptEngine, json_safe
+from engine.db import Database
+from engine.definitions import DefinitionStore, LoadedDefinition
+from engine.errors import Conflict, EngineError, NotFound, ProcessError
+from engine.models import Case, CaseStatus
+from engine.open_work import WaitItem, current_variables, open_work
+from engine.projections import record_history, write_projections
+from engine.pruning import prune
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class CaseContext:
+    """What an action sees: the locked case row, its workflow and its definition."""
+
+    session: Session
+    case: Case
+    workflow: Any
+    definition: LoadedDefinition
+    now: datetime
+    actor: str | None = None
+    actor_task: Any = None  # the Spiff task id the actor completed, for the history's "who"
+    new: bool = False
+
+
+def process_error(err: Exception) -> ProcessError:
+    """A SpiffWorkflow failure as a ProcessError naming the element."""
+    spec = getattr(err, "task_spec", None)
+    task = getattr(err, "task", None)
+    element = getattr(spec, "bpmn_id", None) or getattr(getattr(task, "task_spec", None), "bpmn_id", None)
+    message = str(err.args[0]) if err.args else str(err)
+    notes = getattr(err, "notes", None)
+    if notes:
+        message = f"{message} ({'; '.join(notes)})"
+    return ProcessError(message, element)
+
+
+def run_steps(workflow: Any) -> None:
+    """Run the engine until only waits remain; SpiffWorkflow errors become ProcessError."""
+    try:
+        workflow.do_engine_steps()
+    except SpiffWorkflowException as err:
+        raise process_error(err) from err
+
+
+class CaseTransaction:
+    """Opens case transactions against one database and definition store."""
+
+    def __init__(self, db: Database, definitions: DefinitionStore, clock: Clock) -> None:
+        self.db = db
+        self.definitions = definitions
+        self.clock = clock
+
+    def script_engine(self, definition: LoadedDefinition, now: datetime | None = None) -> CamundaScriptEngine:
+        clock = (lambda: now) if now is not None else self.clock
+        return CamundaScriptEngine(definition.decisions, clock)
+
+    @contextmanager
+    def open(self, case_id: str, actor: str | None = None, now: datetime | None = None) -> Iterator[CaseContext]:
+        """Lock and load a case; on normal exit save it (state, version, projections)."""
+        with self.db.transaction() as session:
+            row = session.execute(select(Case).where(Case.id == case_id).with_for_update()).scalar_one_or_none()
+            if row is None:
+                raise NotFound(f"case {case_id} does not exist")
+            definition = self.definitions.load(row.definition_id)
+            moment = now or self.clock()
+            engine = self.script_engine(definition, now)
+            workflow = serializer.loads(row.state, row.state_format, definition.spec, definition.subprocess_specs,
+                                        engine)
+            ctx = CaseContext(session, row, workflow, definition, moment, actor)
+            yield ctx
+            self.save(ctx)
+
+    @contextmanager
+    def create(self, definition_id: int, business_key: str | None, actor: str | None = None
+               ) -> Iterator[CaseContext]:
+        """Create a case of a definition; the caller starts it inside the block."""
+        definition = self.definitions.load(definition_id)
+        with self.db.transaction() as session:
+            moment = self.clock()
+            workflow = BpmnWorkflow(definition.spec, definition.subprocess_specs,
+                                    script_engine=self.script_engine(definition))
+            row = Case(id=str(uuid.uuid4()), definition_id=definition_id, business_key=business_key,
+                       status=CaseStatus.ACTIVE, state="", state_format=serializer.STATE_VERSION, version=0,
+                       variables={}, waiting=[], created_at=moment, updated_at=moment)
+            session.add(row)
+            session.flush()
+            ctx = CaseContext(session, row, workflow, definition, moment, actor, new=True)
+            yield ctx
+            self.save(ctx)
+
+    def save(self, ctx: CaseContext) -> None:
+        workflow, case = ctx.workflow, ctx.case
+        record_history(ctx.session, case.id, workflow, ctx.now, ctx.actor, ctx.actor_task)
+        prune(workflow)
+        finished = workflow.is_completed()
+        ended = finished or case.status == CaseStatus.CANCELLED
+        items: list[WaitItem] = [] if ended else open_work(workflow)
+        status = case.status
+        if finished and status not in (CaseStatus.CANCELLED,):
+            status = CaseStatus.COMPLETED
+        try:
+            state = serializer.dumps(workflow)
+            variables = json_safe(current_variables(workflow))
+        except (TypeError, ValueError) as err:
+            raise ProcessError(f"case variables cannot be saved: {err}") from err
+        values = {"state": state, "state_format": serializer.STATE_VERSION, "version": case.version + 1,
+                  "variables": variables, "waiting": [i.describe() for i in items], "updated_at": ctx.now, "status": status,
+                  "ended_at": ctx.now if status in (CaseStatus.COMPLETED, CaseStatus.CANCELLED) else None}
+        result = ctx.session.execute(update(Case).where(Case.id == case.id, Case.version == case.version)
+                                     .values(**values))
+        if result.rowcount != 1:
+            raise Conflict(f"case {case.id} was changed by someone else; reload and try again")
+        case.version += 1
+        case.status = status
+        write_projections(ctx.session, case.id, workflow, items, ctx.now, ctx.actor, first=ctx.new)
+
+
+def guard(action: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn SpiffWorkflow failures raised by an action into ProcessError (engine errors pass through)."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return action(*args, **kwargs)
+        except EngineError:
+            raise
+        except SpiffWorkflowException as err:
+            raise process_error(err) from err
+
+    wrapper.__name__ = action.__name__
+    wrapper.__doc__ = action.__doc__
+    return wrapper

@@ -1,0 +1,190 @@
+"""The `polku` command: the composition root above engine, casework, workers and webapp."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine.errors import EngineError, ValidationFailed
+from polku.settings import Settings
+
+RESOURCE_SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn", ".form")
+
+
+def collect(paths: tuple[str, ...]) -> dict[str, bytes]:
+    """The deployable files under the paths (directories are searched, not recursively)."""
+    files: dict[str, bytes] = {}
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            candidates = sorted(p for p in path.iterdir() if p.name.endswith(RESOURCE_SUFFIXES))
+        elif path.exists():
+            candidates = [path]
+        else:
+            raise click.ClickException(f"{raw}: no such file or directory")
+        for p in candidates:
+            files[p.name] = p.read_bytes()
+    if not files:
+        raise click.ClickException("no BPMN, DMN or form files given")
+    return files
+
+
+def parse_vars(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise click.ClickException(f"--vars is not valid JSON: {err.msg} at position {err.pos}") from err
+    if not isinstance(value, dict):
+        raise click.ClickException("--vars must be a JSON object")
+    return value
+
+
+def make_engine(settings: Settings) -> Any:
+    from engine.db import Database
+    from engine.runtime import Engine
+    from polku.migrate import upgrade
+
+    upgrade(settings.database_url)
+    return Engine(Database(settings.database_url))
+
+
+@click.group()
+def main() -> None:
+    """Polku: case management for work ability support."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+def validate(paths: tuple[str, ...]) -> None:
+    """Check that the files deploy; print FILE: ELEMENT_ID: reason per problem."""
+    from engine.definitions import DefinitionStore
+
+    try:
+        parsed = DefinitionStore.validate(collect(paths))
+    except ValidationFailed as err:
+        for problem in err.problems:
+            click.echo(problem.line())
+        sys.exit(1)
+    for warning in parsed.warnings:
+        click.echo(f"warning: {warning.line()}", err=True)
+    click.echo(f"ok: {len(parsed.processes)} process(es): {', '.join(sorted(parsed.processes))}")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--name", default="cli", help="Deployment name.")
+def deploy(paths: tuple[str, ...], name: str) -> None:
+    """Deploy the files as new versions (identical content is a no-op)."""
+    engine = make_engine(Settings.from_env())
+    try:
+        result = engine.deploy(collect(paths), name=name, source="polku deploy")
+    except ValidationFailed as err:
+        for problem in err.problems:
+            click.echo(problem.line(), err=True)
+        sys.exit(1)
+    for key, version, created in result.definitions:
+        click.echo(f"{key} v{version}{'' if created else ' (unchanged)'}")
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the schema migrations."""
+    from polku.migrate import upgrade
+
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    click.echo("database is up to date")
+
+
+@main.command()
+@click.argument("key")
+@click.option("--business-key", default=None)
+@click.option("--vars", "vars_json", default=None, help="Variables as a JSON object.")
+def start(key: str, business_key: str | None, vars_json: str | None) -> None:
+    """Start a case of the latest version of KEY and print its id."""
+    engine = make_engine(Settings.from_env())
+    try:
+        click.echo(engine.start(key, business_key, parse_vars(vars_json), actor="cli"))
+    except EngineError as err:
+        raise click.ClickException(str(err)) from err
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def cases(as_json: bool) -> None:
+    """List cases with their status, version and what they wait for."""
+    engine = make_engine(Settings.from_env())
+    rows = engine.cases()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for case in rows:
+        waits = ", ".join(f"{w['kind']}:{w['id']}" for w in case["waiting"]) or "-"
+        click.echo(f"{case['id']}  {case['key']} v{case['version']}  {case['status']:<9}  {waits}")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--process", default=None, help="Process id to start (default: the only main one).")
+@click.option("--vars", "vars_json", default=None, help="Variables as a JSON object.")
+@click.option("--drive", is_flag=True, help="Complete tasks and jobs and fire timers until done.")
+@click.option("--max-steps", default=200, show_default=True)
+def simulate(files: tuple[str, ...], process: str | None, vars_json: str | None, drive: bool, max_steps: int) -> None:
+    """Dry-run a process in a throw-away database and print one JSON object."""
+    from engine.simulate import simulate as run
+
+    resources = collect(files)
+    variables = parse_vars(vars_json)
+    try:
+        result = run(resources, process, variables, drive, max_steps)
+    except ValidationFailed as err:
+        for problem in err.problems:
+            click.echo(problem.line(), err=True)
+        sys.exit(2)
+    except EngineError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(json.dumps(result, ensure_ascii=False, default=str))
+    sys.exit(0 if result["status"] in ("completed", "waiting") else 1)
+
+
+@main.command()
+def scheduler() -> None:
+    """Run the timer and lock-expiry scheduler in the foreground."""
+    from engine.scheduler import run_forever
+
+    run_forever(make_engine(Settings.from_env()))
+
+
+@main.command()
+@click.option("--demo/--no-demo", default=True, help="Deploy bpmn/ and load demo data first.")
+def serve(demo: bool) -> None:
+    """Serve the web app with the scheduler in-process (the embedded default)."""
+    from engine.scheduler import start_background
+    from polku.embedded import prepare
+    from webapp import create_app
+
+    settings = Settings.from_env()
+    engine = make_engine(settings)
+    if demo:
+        prepare(engine, settings)
+    sched = start_background(engine)
+    app = create_app({"ENGINE": engine})
+    try:
+        app.run(host=settings.host, port=settings.port, use_reloader=False)
+    finally:
+        sched.shutdown(wait=False)
+
+
+if __name__ == "__main__":
+    main()

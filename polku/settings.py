@@ -1,0 +1,33 @@
+"""Polku's configuration, read once from the environment into one typed object."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    bpmn_dir: Path
+    host: str
+    port: int
+    secret_key: str | None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        default_db = ROOT / "var" / "polku.db"
+        url = env.get("POLKU_DATABASE_URL") or f"sqlite:///{default_db}"
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        return cls(
+            database_url=url,
+            bpmn_dir=Path(env.get("POLKU_BPMN_DIR") or ROOT / "bpmn"),
+            host=env.get("POLKU_HOST", "127.0.0.1"),
+            port=int(env.get("POLKU_PORT", "5000")),
+            secret_key=env.get("POLKU_SECRET_KEY"),
+        )
