@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -66,7 +66,7 @@ class DefinitionStore:
         """Store each executable process as a new version unless identical content is already latest."""
         parsed = parse_resources(resources)
         digest = content_hash(resources)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         result = DeployResult(None, warnings=[w.line() for w in parsed.warnings])
         with self.db.transaction() as session:
             deployment: Deployment | None = None

@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
-from SpiffWorkflow.util.task import TaskState
 
 from engine.camunda.script_engine import json_safe
 from engine.models import HistoryEvent, Job, MessageSubscription, Task, TaskCandidate, TaskStatus, Timer

@@ -7,12 +7,12 @@ gathers them so callers (CLI, web app, workers) hold one object.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select, update
 
 from engine import jobs, messages, timers
 from engine.camunda.script_engine import utcnow
@@ -204,7 +204,7 @@ def _case_json(case: Case, definition: Definition) -> dict[str, Any]:
 def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
 
 
 __all__ = ["Engine", "FormError"]

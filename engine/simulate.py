@@ -6,7 +6,7 @@ Time is virtual: timers fire at once by moving the simulation clock to their due
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from lxml import etree
@@ -23,13 +23,13 @@ from engine.runtime import Engine
 
 class VirtualClock:
     def __init__(self) -> None:
-        self.now = datetime.now(timezone.utc)
+        self.now = datetime.now(UTC)
 
     def __call__(self) -> datetime:
         return self.now
 
     def advance_to(self, moment: datetime) -> None:
-        moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         self.now = max(self.now, moment)
 
 

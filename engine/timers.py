@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -47,7 +47,7 @@ def fire(engine: Engine, timer_id: str, at: datetime | None = None) -> bool:
             timer = ctx.session.execute(select(Timer).where(Timer.id == timer_id)).scalar_one_or_none()
             if timer is None or ctx.case.status != CaseStatus.ACTIVE:
                 raise _NothingToDo
-            due = timer.due_at if timer.due_at.tzinfo else timer.due_at.replace(tzinfo=timezone.utc)
+            due = timer.due_at if timer.due_at.tzinfo else timer.due_at.replace(tzinfo=UTC)
             moment = max(at or engine.clock(), due)
             ctx.workflow.script_engine.clock = lambda: moment
             ctx.now = moment if at is not None and at > engine.clock() else ctx.now

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from engine.camunda import serializer
 from engine.camunda.script_engine import CamundaScriptEngine, json_safe
@@ -127,7 +127,8 @@ class CaseTransaction:
         except (TypeError, ValueError) as err:
             raise ProcessError(f"case variables cannot be saved: {err}") from err
         values = {"state": state, "state_format": serializer.STATE_VERSION, "version": case.version + 1,
-                  "variables": variables, "waiting": [i.describe() for i in items], "updated_at": ctx.now, "status": status,
+                  "variables": variables, "waiting": [i.describe() for i in items], "updated_at": ctx.now,
+                  "status": status,
                   "ended_at": ctx.now if status in (CaseStatus.COMPLETED, CaseStatus.CANCELLED) else None}
         result = ctx.session.execute(update(Case).where(Case.id == case.id, Case.version == case.version)
                                      .values(**values))

@@ -3,31 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
 from engine.errors import EngineError, ValidationFailed
+from polku import resources
 from polku.settings import Settings
-
-RESOURCE_SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn", ".form")
 
 
 def collect(paths: tuple[str, ...]) -> dict[str, bytes]:
-    """The deployable files under the paths (directories are searched, not recursively)."""
-    files: dict[str, bytes] = {}
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            candidates = sorted(p for p in path.iterdir() if p.name.endswith(RESOURCE_SUFFIXES))
-        elif path.exists():
-            candidates = [path]
-        else:
-            raise click.ClickException(f"{raw}: no such file or directory")
-        for p in candidates:
-            files[p.name] = p.read_bytes()
+    try:
+        files = resources.collect(paths)
+    except FileNotFoundError as err:
+        raise click.ClickException(str(err)) from err
     if not files:
         raise click.ClickException("no BPMN, DMN or form files given")
     return files
@@ -55,11 +46,22 @@ def make_engine(settings: Settings) -> Any:
 
 
 @click.group()
-def main() -> None:
+def cli() -> None:
     """Polku: case management for work ability support."""
 
 
-@main.command()
+def main() -> None:
+    """Entry point: bad input ends with a one-line message, never a traceback (POLKU_DEBUG=1 shows it)."""
+    try:
+        cli(standalone_mode=True)
+    except (EngineError, OSError, ValueError) as err:
+        if os.environ.get("POLKU_DEBUG"):
+            raise
+        click.echo(f"Error: {err}", err=True)
+        sys.exit(1)
+
+
+@cli.command()
 @click.argument("paths", nargs=-1, required=True)
 def validate(paths: tuple[str, ...]) -> None:
     """Check that the files deploy; print FILE: ELEMENT_ID: reason per problem."""
@@ -76,7 +78,7 @@ def validate(paths: tuple[str, ...]) -> None:
     click.echo(f"ok: {len(parsed.processes)} process(es): {', '.join(sorted(parsed.processes))}")
 
 
-@main.command()
+@cli.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--name", default="cli", help="Deployment name.")
 def deploy(paths: tuple[str, ...], name: str) -> None:
@@ -92,7 +94,7 @@ def deploy(paths: tuple[str, ...], name: str) -> None:
         click.echo(f"{key} v{version}{'' if created else ' (unchanged)'}")
 
 
-@main.group()
+@cli.group()
 def db() -> None:
     """Database schema."""
 
@@ -107,7 +109,7 @@ def db_upgrade() -> None:
     click.echo("database is up to date")
 
 
-@main.command()
+@cli.command()
 @click.argument("key")
 @click.option("--business-key", default=None)
 @click.option("--vars", "vars_json", default=None, help="Variables as a JSON object.")
@@ -120,7 +122,7 @@ def start(key: str, business_key: str | None, vars_json: str | None) -> None:
         raise click.ClickException(str(err)) from err
 
 
-@main.command()
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def cases(as_json: bool) -> None:
     """List cases with their status, version and what they wait for."""
@@ -134,7 +136,7 @@ def cases(as_json: bool) -> None:
         click.echo(f"{case['id']}  {case['key']} v{case['version']}  {case['status']:<9}  {waits}")
 
 
-@main.command()
+@cli.command()
 @click.argument("files", nargs=-1, required=True)
 @click.option("--process", default=None, help="Process id to start (default: the only main one).")
 @click.option("--vars", "vars_json", default=None, help="Variables as a JSON object.")
@@ -158,7 +160,7 @@ def simulate(files: tuple[str, ...], process: str | None, vars_json: str | None,
     sys.exit(0 if result["status"] in ("completed", "waiting") else 1)
 
 
-@main.command()
+@cli.command()
 def scheduler() -> None:
     """Run the timer and lock-expiry scheduler in the foreground."""
     from engine.scheduler import run_forever
@@ -166,7 +168,7 @@ def scheduler() -> None:
     run_forever(make_engine(Settings.from_env()))
 
 
-@main.command()
+@cli.command()
 @click.option("--demo/--no-demo", default=True, help="Deploy bpmn/ and load demo data first.")
 def serve(demo: bool) -> None:
     """Serve the web app with the scheduler in-process (the embedded default)."""

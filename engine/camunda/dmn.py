@@ -27,8 +27,7 @@ class DecisionRegistry:
             other = self._decisions.get(decision.id)
             if other is not None:
                 raise DiagramError(
-                    f"decision id '{decision.id}' is defined twice "
-                    f"(in {other.file or '-'} and {decision.file or '-'})",
+                    f"decision id '{decision.id}' is defined twice (in {other.file or '-'} and {decision.file or '-'})",
                     decision.id,
                     decision.file,
                 )
@@ -97,30 +96,24 @@ def map_decision_result(results: list[dict[str, Any]], mode: str | None) -> Any:
     if mode is None or mode == "resultList":
         return results
     if mode not in RESULT_MODES:
-        raise ExpressionError(
-            f"unknown mapDecisionResult '{mode}' (expected one of {', '.join(RESULT_MODES)})"
-        )
+        raise ExpressionError(f"unknown mapDecisionResult '{mode}' (expected one of {', '.join(RESULT_MODES)})")
     if mode == "collectEntries":
         values = []
         for result in results:
             if len(result) != 1:
                 raise ExpressionError(
-                    "mapDecisionResult 'collectEntries' needs exactly one output per rule, "
-                    f"got {sorted(result)}"
+                    f"mapDecisionResult 'collectEntries' needs exactly one output per rule, got {sorted(result)}"
                 )
             values.extend(result.values())
         return values
     if not results:
         return None
     if len(results) > 1:
-        raise ExpressionError(
-            f"mapDecisionResult '{mode}' expects at most one matching rule, got {len(results)}"
-        )
+        raise ExpressionError(f"mapDecisionResult '{mode}' expects at most one matching rule, got {len(results)}")
     if mode == "singleResult":
         return results[0]
     if len(results[0]) != 1:
         raise ExpressionError(
-            "mapDecisionResult 'singleEntry' expects one output, "
-            f"got {len(results[0])}: {sorted(results[0])}"
+            f"mapDecisionResult 'singleEntry' expects one output, got {len(results[0])}: {sorted(results[0])}"
         )
     return next(iter(results[0].values()))

@@ -222,9 +222,7 @@ def coercion_for(type_ref: str | None) -> Callable[[Any], Any] | None:
         try:
             return convert(value)
         except (ValueError, TypeError, ArithmeticError, InvalidOperation):
-            raise ExpressionError(
-                f"cannot convert {type_name(value)} {value!r} to typeRef '{type_ref}'"
-            ) from None
+            raise ExpressionError(f"cannot convert {type_name(value)} {value!r} to typeRef '{type_ref}'") from None
 
     return coerce_value
 

@@ -74,8 +74,7 @@ class Decision:
     def collects(self) -> bool:
         """Plain COLLECT or RULE ORDER: results reach dependants as lists even for one rule."""
         return self.literal is None and (
-            self.hit_policy == "RULE ORDER"
-            or (self.hit_policy == "COLLECT" and self.aggregation is None)
+            self.hit_policy == "RULE ORDER" or (self.hit_policy == "COLLECT" and self.aggregation is None)
         )
 
     def evaluate(self, variables: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -142,17 +141,14 @@ class Decision:
                 return [{self.outputs[0]: 0}]
             return []
         if policy == "UNIQUE" and len(matched) > 1:
-            raise ExpressionError(
-                f"decision '{self.id}': hit policy UNIQUE but rules {_ids(matched)} all match"
-            )
+            raise ExpressionError(f"decision '{self.id}': hit policy UNIQUE but rules {_ids(matched)} all match")
         if policy in ("UNIQUE", "FIRST"):
             return [self._result(matched[0], variables)]
         results = [self._result(rule, variables) for rule in matched]
         if policy == "ANY":
             if any(result != results[0] for result in results[1:]):
                 raise ExpressionError(
-                    f"decision '{self.id}': hit policy ANY but matching rules {_ids(matched)} "
-                    "give different outputs"
+                    f"decision '{self.id}': hit policy ANY but matching rules {_ids(matched)} give different outputs"
                 )
             return results[:1]
         if policy == "PRIORITY":
@@ -183,8 +179,7 @@ class Decision:
             return []
         if not all(is_number(value) for value in values):
             raise ExpressionError(
-                f"decision '{self.id}': COLLECT {self.aggregation} needs numeric outputs, "
-                f"got {values!r}"
+                f"decision '{self.id}': COLLECT {self.aggregation} needs numeric outputs, got {values!r}"
             )
         if self.aggregation == "SUM":
             total = values[0]

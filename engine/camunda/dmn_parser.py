@@ -112,9 +112,7 @@ class _FileReader:
         variable = element.find(self.tag("variable"))
         name = variable.get("name") if variable is not None else None
         decision.outputs = [name or decision.id]
-        decision.literal_type = (variable.get("typeRef") if variable is not None else None) or (
-            literal.get("typeRef")
-        )
+        decision.literal_type = (variable.get("typeRef") if variable is not None else None) or (literal.get("typeRef"))
 
     def table(self, decision: Decision, table: Any) -> None:
         policy = " ".join((table.get("hitPolicy") or "UNIQUE").split()).upper()
@@ -125,8 +123,7 @@ class _FileReader:
             aggregation = aggregation.strip().upper()
             if policy != "COLLECT" or aggregation not in AGGREGATIONS:
                 raise self.fail(
-                    f"decision '{decision.id}': unsupported aggregation '{aggregation}' "
-                    f"with hit policy {policy}",
+                    f"decision '{decision.id}': unsupported aggregation '{aggregation}' with hit policy {policy}",
                     decision.id,
                 )
         decision.hit_policy, decision.aggregation = policy, aggregation
@@ -165,8 +162,7 @@ class _FileReader:
             name = item.get("name") or (decision.id if len(elements) == 1 else None)
             if not name:
                 raise self.fail(
-                    f"decision '{decision.id}': output {output_id} needs a name "
-                    "(the table has several outputs)",
+                    f"decision '{decision.id}': output {output_id} needs a name (the table has several outputs)",
                     output_id,
                 )
             if name in decision.outputs:
@@ -273,9 +269,7 @@ def parse_dmn(data: bytes, file: str) -> list[Decision]:
         raise DiagramError(f"malformed XML: {exc}", None, file) from None
     namespace = etree.QName(root).namespace
     if etree.QName(root).localname != "definitions" or namespace not in DMN_NAMESPACES:
-        raise DiagramError(
-            f"not a DMN 1.1/1.2/1.3 file: root element is {root.tag!r}", root.get("id"), file
-        )
+        raise DiagramError(f"not a DMN 1.1/1.2/1.3 file: root element is {root.tag!r}", root.get("id"), file)
     reader = _FileReader(root, file)
     decisions: dict[str, Decision] = {}
     for element in reader.children(root, "decision"):

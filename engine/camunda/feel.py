@@ -165,7 +165,7 @@ def _value_test(node: Node) -> Test:
         value = code(_EMPTY)
         if isinstance(value, Range):
             return lambda x, v: value.contains(x)
-        if not isinstance(value, (list, bool)):
+        if not isinstance(value, list):
             return lambda x, v: equals(x, value)
 
     def test(x: Any, v: Mapping[str, Any]) -> bool | None:
@@ -174,8 +174,8 @@ def _value_test(node: Node) -> Test:
             return value.contains(x)
         if isinstance(value, list):
             return any(equals(x, item) for item in value)
-        if isinstance(value, bool) and not isinstance(x, bool):
-            return value
+        if isinstance(value, bool) and x is not None and not isinstance(x, bool):
+            return value  # a condition such as `limit > 5` rather than a value to compare
         return equals(x, value)
 
     return test

@@ -14,7 +14,7 @@ AST nodes are plain tuples tagged by their first item:
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NoReturn
 
 from engine.errors import ExpressionError
 
@@ -108,7 +108,7 @@ class Parser:
             self.fail(f"expected {' or '.join(repr(v) for v in values)}")
         return self.take()[1]
 
-    def fail(self, what: str) -> None:
+    def fail(self, what: str) -> NoReturn:
         kind, value, pos = self.peek()
         found = "end of text" if kind == "end" else repr(value if kind != "str" else f'"{value}"')
         raise ExpressionError(f"{what}, found {found} at position {pos + 1}")
@@ -210,7 +210,6 @@ class Parser:
                 self.take()
                 return self.range_rest(self.endpoint(), low_closed=False)
         self.fail("expected a value")
-        raise AssertionError  # unreachable: fail() raises
 
     def name_or_call(self) -> Node:
         name = self.take()[1]

@@ -221,9 +221,7 @@ class Range:
         high = compare(value, self.high)
         if low is None or high is None:
             return None
-        return (low > 0 or (low == 0 and self.low_closed)) and (
-            high < 0 or (high == 0 and self.high_closed)
-        )
+        return (low > 0 or (low == 0 and self.low_closed)) and (high < 0 or (high == 0 and self.high_closed))
 
 
 # -- built-in functions ----------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -52,6 +52,8 @@ class JuelExpression:
         """Evaluate against the variables; `now` pins `now()`/`dateTime()` (naive = UTC)."""
         if self._whole is not None:
             return export(run(self._whole, variables, now))
+        if now is None:  # one clock for all parts of a composite text
+            now = datetime.now(UTC)
         return "".join(p if isinstance(p, str) else to_text(run(p, variables, now))
                        for p in self._parts)
 

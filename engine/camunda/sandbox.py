@@ -89,19 +89,66 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _dunder(node: ast.AST) -> str | None:
-    """Dunder names and attributes are refused before anything runs."""
+def _static_problem(node: ast.AST) -> str | None:
+    """Refused before anything runs: dunder names, attribute writes, huge format widths."""
+    name = None
     if isinstance(node, ast.Name):
         name = node.id
     elif isinstance(node, ast.Attribute):
+        if not isinstance(node.ctx, ast.Load):
+            return f"assigning or deleting attribute '{node.attr}' is not allowed"
         name = node.attr
     elif isinstance(node, ast.FunctionDef):
         name = node.name
     elif isinstance(node, ast.arg):
         name = node.arg
-    else:
-        return None
-    return f"Forbidden name '{name}'" if name.startswith("__") else None
+    elif isinstance(node, ast.FormattedValue) and node.format_spec is not None:
+        return _format_spec_problem(node.format_spec)
+    if name is not None and name.startswith("__"):
+        return f"Forbidden name '{name}'"
+    return None
+
+
+def _format_spec_problem(spec: ast.expr) -> str | None:
+    parts = spec.values if isinstance(spec, ast.JoinedStr) else [spec]
+    if not all(isinstance(p, ast.Constant) and isinstance(p.value, str) for p in parts):
+        return "computed format specifications are not allowed"
+    text = "".join(p.value for p in parts)  # type: ignore[attr-defined]
+    if any(int(digits) > MAX_SEQUENCE for digits in re.findall(r"\d+", text)):
+        return f"format width above {MAX_SEQUENCE} is not allowed"
+    return None
+
+
+_PADDING = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
+_GROWING = frozenset({"extend", "update"})
+
+
+def _guard(value: Any) -> Any:
+    """Wrap bound methods that can build a huge string or collection in one call."""
+    owner = getattr(value, "__self__", None)
+    name = getattr(value, "__name__", None)
+    padding = name in _PADDING and isinstance(owner, (str, bytes))
+    growing = name in _GROWING and isinstance(owner, (list, set, dict))
+    if not (padding or growing):
+        return value
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if padding:
+            size = max([a for a in args if isinstance(a, int)], default=0)
+        else:
+            size = len(owner) + sum(len(a) for a in args if hasattr(a, "__len__"))
+        if size > MAX_SEQUENCE:
+            raise ValueError(f"{name}() to {size} items exceeds the limit of {MAX_SEQUENCE}")
+        return value(*args, **kwargs)
+
+    return guarded
+
+
+class _Evaluator(EvalWithCompoundTypes):
+    """simpleeval with the same growth guards as scripts."""
+
+    def _eval_attribute(self, node: ast.Attribute) -> Any:
+        return _guard(super()._eval_attribute(node))
 
 
 @lru_cache(maxsize=4096)
@@ -115,7 +162,7 @@ def _parse_expression(expression: str) -> ast.expr:
         raise ExpressionError(f"Cannot parse expression: {type(exc).__name__}") from None
     supported = _evaluator().nodes
     for node in ast.walk(tree):
-        problem = _dunder(node)
+        problem = _static_problem(node)
         if problem is None and isinstance(node, ast.expr) and type(node) not in supported \
                 and not isinstance(node, ast.Starred):
             problem = f"{type(node).__name__} is not allowed in an expression"
@@ -127,11 +174,11 @@ def _parse_expression(expression: str) -> ast.expr:
 _local = threading.local()
 
 
-def _evaluator() -> EvalWithCompoundTypes:
+def _evaluator() -> _Evaluator:
     """One simpleeval instance per thread; only `names` changes between calls."""
     evaluator = getattr(_local, "evaluator", None)
     if evaluator is None:
-        evaluator = EvalWithCompoundTypes(
+        evaluator = _Evaluator(
             operators=dict(DEFAULT_OPERATORS), functions=dict(HELPERS), names={})
         _local.evaluator = evaluator
     return evaluator
@@ -218,7 +265,7 @@ class _Interpreter(Interpreter):
         if node.attr.startswith("_"):
             self.raise_exception(node, exc=AttributeError,
                                  msg=f"access to attribute '{node.attr}' is not allowed")
-        return super().on_attribute(node)
+        return _guard(super().on_attribute(node))
 
 
 def _result_size(op: ast.operator, left: Any, right: Any) -> int:
@@ -255,7 +302,7 @@ def _parse_script(script: str) -> ast.Module:
         elif isinstance(node, _FORBIDDEN_STATEMENTS):
             problem = f"{type(node).__name__} is not allowed in a script"
         else:
-            problem = _dunder(node)
+            problem = _static_problem(node)
         if problem:
             raise ExpressionError(f"Line {getattr(node, 'lineno', '?')}: {problem}")
     return tree

@@ -8,7 +8,7 @@ the clock (so timers can be fired in simulation and tests without waiting).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
@@ -22,7 +22,7 @@ Clock = Callable[[], datetime]
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _variables(task: Any, external_context: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -34,7 +34,7 @@ def _variables(task: Any, external_context: Mapping[str, Any] | None = None) -> 
 def json_safe(value: Any) -> Any:
     """Dates as ISO strings, so evaluated values can be stored in the case state."""
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat() if value.tzinfo else value.isoformat()
+        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, list | tuple | set):
@@ -132,14 +132,14 @@ class CamundaScriptEngine(PythonScriptEngine):
 
     def _date(self, task: Any, text: str, value: Any) -> str:
         if isinstance(value, datetime):
-            return json_safe(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
+            return json_safe(value if value.tzinfo else value.replace(tzinfo=UTC))
         if isinstance(value, date):
-            return datetime(value.year, value.month, value.day, tzinfo=timezone.utc).isoformat()
+            return datetime(value.year, value.month, value.day, tzinfo=UTC).isoformat()
         try:
             parsed = datetime.fromisoformat(str(value))
         except ValueError as err:
             raise self._fail(task, text, ValueError(f"not a date: {value!r}")) from err
-        return json_safe(parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc))
+        return json_safe(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
 
     def evaluate_decision(self, task: Any, decision_ref: str, mode: str | None) -> Any:
         from engine.camunda.dmn import map_decision_result

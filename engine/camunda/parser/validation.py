@@ -20,6 +20,7 @@ from engine.errors import DiagramError, EngineError
 
 PYTHON_LANGUAGES = {None, "", "python", "python3"}
 EXPRESSION_LANGUAGES = PYTHON_LANGUAGES | {"juel", "JUEL"}
+TIMER_KINDS = {"timeDate": "date", "timeDuration": "duration", "timeCycle": "cycle"}
 IGNORED_ATTRIBUTES = ("asyncBefore", "asyncAfter", "exclusive", "jobPriority", "historyTimeToLive")
 
 
@@ -139,7 +140,7 @@ def check_element(findings: Findings, el: etree._Element) -> None:
         for child in el:
             if not isinstance(child.tag, str):
                 continue
-            kind = {"timeDate": "date", "timeDuration": "duration", "timeCycle": "cycle"}.get(etree.QName(child).localname)
+            kind = TIMER_KINDS.get(etree.QName(child).localname)
             text = (child.text or "").strip()
             if kind is None:
                 continue

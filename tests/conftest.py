@@ -1,0 +1,79 @@
+"""Fixtures: a real database per test (SQLite file, or PostgreSQL when POLKU_TEST_POSTGRES is set)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from engine.db import Database
+from engine.runtime import Engine
+
+POSTGRES_URL = os.environ.get("POLKU_TEST_POSTGRES")  # e.g. postgresql://postgres@127.0.0.1:5432/postgres
+
+
+class TestClock:
+    """A clock tests move by hand, so timers fire without waiting."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+def _postgres_database() -> Iterator[str]:
+    import psycopg
+
+    name = f"polku_test_{uuid.uuid4().hex[:10]}"
+    admin = POSTGRES_URL or ""
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = admin.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database: PostgreSQL when configured, else a SQLite file."""
+    from polku.migrate import upgrade
+
+    if POSTGRES_URL:
+        gen = _postgres_database()
+        url = next(gen)
+        upgrade(url)
+        yield url
+        gen.close()
+    else:
+        url = f"sqlite:///{tmp_path / 'polku.db'}"
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def clock() -> TestClock:
+    return TestClock()
+
+
+@pytest.fixture
+def engine(db: Database, clock: TestClock) -> Engine:
+    return Engine(db, clock=clock)
