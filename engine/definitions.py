@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from engine.camunda.parser.parser import ParsedDeployment, parse_resources
 from engine.db import Database
@@ -111,8 +113,12 @@ class DefinitionStore:
     def by_start_message(self, message: str) -> list[Definition]:
         return [d for d in self.list() if message in (d.start_messages or [])]
 
-    def load(self, definition_id: int) -> LoadedDefinition:
-        """The parsed definition; parsed once per version and kept in memory."""
+    def load(self, definition_id: int, session: Session | None = None) -> LoadedDefinition:
+        """The parsed definition; parsed once per version and kept in memory.
+
+        A caller already inside a transaction passes its session: on SQLite a second transaction
+        would wait for the write lock its own caller holds.
+        """
         cached = self._cache.get(definition_id)
         if cached is not None:
             return cached
@@ -120,13 +126,13 @@ class DefinitionStore:
             cached = self._cache.get(definition_id)
             if cached is not None:
                 return cached
-            with self.db.transaction() as session:
-                row = session.get(Definition, definition_id)
+            with nullcontext(session) if session is not None else self.db.transaction() as tx:
+                row = tx.get(Definition, definition_id)
                 if row is None:
                     raise NotFound(f"process definition {definition_id} does not exist")
-                resources = {r.name: r.content for r in session.execute(
+                resources = {r.name: r.content for r in tx.execute(
                     select(Resource).where(Resource.deployment_id == row.deployment_id)).scalars()}
-                siblings = list(session.execute(
+                siblings = list(tx.execute(
                     select(Definition).where(Definition.deployment_id == row.deployment_id)).scalars())
             parsed = parse_resources(resources)
             for sibling in siblings:

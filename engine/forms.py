@@ -198,8 +198,6 @@ def _parse_field(
         options=options,
         properties=properties,
     )
-    if result.type == "enum" and not options:
-        raise fail("enum field without values (add camunda:value entries)")
     _check_constraint_configs(result, fail)
     if not _is_empty(result.default) and not result.default_is_expression:
         value, error = _convert(result, result.default)
@@ -311,6 +309,8 @@ def _convert(f: FormField, raw: Any) -> tuple[Any, str | None]:
             if isinstance(raw, (str, int)) and not isinstance(raw, bool)
             else None
         )
+        if not ids:
+            return None, "has no values to choose from (the form defines none)"
         if text not in ids:
             return None, f"must be one of: {', '.join(ids)}"
         return text, None

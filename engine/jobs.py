@@ -107,9 +107,9 @@ def _locked_job(engine: Engine, job_id: str, worker_id: str | None) -> Job:
     with engine.db.transaction() as session:
         job = session.get(Job, job_id)
         if job is None:
-            done = session.execute(select(HistoryEvent.id).where(HistoryEvent.task_id == job_id)).first()
+            done = session.execute(select(HistoryEvent.state).where(HistoryEvent.task_id == job_id)).first()
             if done is not None:
-                raise Conflict(f"job {job_id} has already been completed")
+                raise Conflict(f"job {job_id} has already been {done[0]}")
             raise NotFound(f"job {job_id} does not exist")
     if worker_id is not None and job.lock_owner != worker_id:
         raise Conflict(f"job {job_id} is locked by {job.lock_owner or 'nobody'}, not by {worker_id}")
@@ -119,6 +119,8 @@ def _locked_job(engine: Engine, job_id: str, worker_id: str | None) -> Job:
 def _job_task(ctx: Any, job_id: str) -> Any:
     from engine.runtime import find_task
 
+    if ctx.case.status != CaseStatus.ACTIVE:
+        raise Conflict(f"case {ctx.case.id} is {ctx.case.status.value}")
     task = find_task(ctx, job_id)
     if task is None or task.state != TaskState.STARTED:
         raise Conflict(f"job {job_id} is no longer waiting")
@@ -166,8 +168,9 @@ def bpmn_error(engine: Engine, job_id: str, worker_id: str, code: str, message: 
     with engine.tx.open(job.case_id, actor=worker_id) as ctx:
         task = _job_task(ctx, job_id)
         task.set_data(**dict(variables or {}))
-        event = BpmnEvent(ErrorEventDefinition(code, code=code), payload={"errorCode": code, "errorMessage": message},
-                          target=task.workflow)
+        # the payload becomes the catching boundary event's data, so the variables ride along
+        payload = {**dict(variables or {}), "errorCode": code, "errorMessage": message}
+        event = BpmnEvent(ErrorEventDefinition(code, code=code), payload=payload, target=task.workflow)
         caught = ctx.workflow.event_manager.catch(event)
         if not caught:
             raise ProcessError(f"no boundary event catches BPMN error '{code}'", task.task_spec.bpmn_id)

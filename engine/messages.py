@@ -43,11 +43,30 @@ def correlate(engine: Engine, message: str, case_id: str | None, business_key: s
                 return [started]
             if len(starters) > 1:
                 raise Conflict(f"message '{message}' starts {len(starters)} processes; name one")
-        where = f" for case {case_id}" if case_id else (f" with business key {business_key}" if business_key else "")
-        raise NotFound(f"no case waits for message '{message}'{where}")
+        raise NotFound(f"no case waits for message '{message}'{_where(case_id, business_key)}")
     if len(case_ids) > 1 and not all_matches:
         raise Conflict(f"message '{message}' matches {len(case_ids)} cases; give a case id or business key")
+    delivered = []
     for target in case_ids:
-        with engine.tx.open(target) as ctx:
-            deliver(ctx, message, variables)
-    return case_ids
+        try:
+            with engine.tx.open(target) as ctx:
+                # re-checked under the case lock: a concurrent correlation may have taken the wait
+                still = ctx.session.execute(select(MessageSubscription.id).where(
+                    MessageSubscription.case_id == target, MessageSubscription.message_name == message)).first()
+                if still is None or ctx.case.status != CaseStatus.ACTIVE:
+                    raise _Gone
+                deliver(ctx, message, variables)
+        except _Gone:
+            continue
+        delivered.append(target)
+    if not delivered:
+        raise NotFound(f"no case waits for message '{message}'{_where(case_id, business_key)} any more")
+    return delivered
+
+
+class _Gone(Exception):
+    """Raised inside a case transaction to roll it back: the case stopped waiting for the message."""
+
+
+def _where(case_id: str | None, business_key: str | None) -> str:
+    return f" for case {case_id}" if case_id else (f" with business key {business_key}" if business_key else "")

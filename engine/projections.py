@@ -1,23 +1,64 @@
 """Writes a case's projections (task, job, timer, message_subscription, history_event) from its workflow.
 
-Called only from engine/transition.py, inside the transaction that saves the state.
+Called only from engine/transition.py, inside the transaction that saves the state. This runs on
+every case action, so the statements are built once here and executed as Core statements on the
+session's connection (ORM statement building cost more than the rest of a transition).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID, uuid5
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from engine.camunda.script_engine import json_safe
-from engine.models import HistoryEvent, Job, MessageSubscription, Task, TaskCandidate, TaskStatus, Timer
+from engine.models import Case, HistoryEvent, Job, MessageSubscription, Task, TaskCandidate, TaskStatus, Timer
 from engine.open_work import WaitItem, all_tasks
 
 HISTORY_KEY = "_h"  # internal-data marker: "a" = history row open, "f" = row closed
+_PROJECTED = "polku.projected_kinds"  # session.info: case id -> kinds of wait its projection rows hold
 _ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+_CLOSED = TaskState.COMPLETED | TaskState.CANCELLED | TaskState.ERROR
+
+_HISTORY = HistoryEvent.__table__
+_TASK = Task.__table__
+_CANDIDATE = TaskCandidate.__table__
+_JOB = Job.__table__
+_TIMER = Timer.__table__
+_SUBSCRIPTION = MessageSubscription.__table__
+
+_INSERT_HISTORY = insert(_HISTORY)
+_CLOSE_HISTORY = (update(_HISTORY).where(_HISTORY.c.task_id == bindparam("b_task"))
+                  .values(state=bindparam("b_state"), ended_at=bindparam("b_end"), ended_seq=bindparam("b_seq"),
+                          actor=bindparam("b_actor")))
+_HISTORY_STATES = select(_HISTORY.c.task_id, _HISTORY.c.state).where(
+    _HISTORY.c.task_id.in_(bindparam("ids", expanding=True)))
+_OPEN_TASK_IDS = select(_TASK.c.id).where(_TASK.c.case_id == bindparam("case_id"),
+                                          _TASK.c.status == TaskStatus.OPEN)
+_CLOSE_TASK = (update(_TASK).where(_TASK.c.id == bindparam("b_id"))
+               .values(status=bindparam("b_status"), completed_at=bindparam("b_at"), completed_by=bindparam("b_by")))
+_DELETE_CANDIDATES = delete(_CANDIDATE).where(_CANDIDATE.c.task_id.in_(bindparam("ids", expanding=True)))
+_INSERT_TASK = insert(_TASK)
+_INSERT_CANDIDATE = insert(_CANDIDATE)
+_JOB_IDS = select(_JOB.c.id).where(_JOB.c.case_id == bindparam("case_id"))
+_DELETE_JOBS = delete(_JOB).where(_JOB.c.id.in_(bindparam("ids", expanding=True)))
+_INSERT_JOB = insert(_JOB)
+_DELETE_TIMERS = delete(_TIMER).where(_TIMER.c.case_id == bindparam("case_id"))
+_INSERT_TIMER = insert(_TIMER)
+_DELETE_SUBSCRIPTIONS = delete(_SUBSCRIPTION).where(_SUBSCRIPTION.c.case_id == bindparam("case_id"))
+_INSERT_SUBSCRIPTION = insert(_SUBSCRIPTION)
+
+
+def _connection(session: Session) -> Any:
+    """The session's connection, after flushing any ORM changes so Core statements see them."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    return session.connection()
 
 
 def _parse_dt(value: Any) -> datetime | None:
@@ -29,7 +70,9 @@ def _parse_dt(value: Any) -> datetime | None:
 def record_history(session: Session, case_id: str, workflow: Any, now: datetime,
                    actor: str | None, actor_task: Any = None) -> None:
     """One history row per element instance: opened when first seen active, closed when finished."""
+    _remember_projected(session, case_id)
     new_rows: list[dict[str, Any]] = []
+    closes: list[dict[str, Any]] = []
     for task in all_tasks(workflow):
         spec = task.task_spec
         if spec.bpmn_id is None:
@@ -42,20 +85,24 @@ def record_history(session: Session, case_id: str, workflow: Any, now: datetime,
             if mark is None:
                 new_rows.append(_history_row(case_id, task, "active", now, None, None))
                 task.internal_data[HISTORY_KEY] = "a"
-        elif state & (TaskState.COMPLETED | TaskState.CANCELLED | TaskState.ERROR):
+        elif state & _CLOSED:
             if state == TaskState.CANCELLED and mark is None:
                 task.internal_data[HISTORY_KEY] = "f"
                 continue
             label = TaskState.get_name(state).lower()
             who = actor if actor_task is not None and task.id == actor_task else None
             if mark == "a":
-                session.execute(update(HistoryEvent).where(HistoryEvent.task_id == str(task.id))
-                                .values(state=label, ended_at=now, ended_seq=task.last_state_change, actor=who))
+                closes.append({"b_task": str(task.id), "b_state": label, "b_end": now,
+                               "b_seq": task.last_state_change, "b_actor": who})
             else:
                 new_rows.append(_history_row(case_id, task, label, now, now, who))
             task.internal_data[HISTORY_KEY] = "f"
-    if new_rows:
-        session.execute(insert(HistoryEvent), new_rows)
+    if closes or new_rows:
+        conn = _connection(session)
+        if closes:
+            conn.execute(_CLOSE_HISTORY, closes)
+        if new_rows:
+            conn.execute(_INSERT_HISTORY, new_rows)
 
 
 def _history_row(case_id: str, task: Any, state: str, start: datetime, end: datetime | None,
@@ -66,41 +113,55 @@ def _history_row(case_id: str, task: Any, state: str, start: datetime, end: date
             "ended_seq": task.last_state_change if end is not None else None, "actor": actor}
 
 
+def _remember_projected(session: Session, case_id: str) -> None:
+    """Note which kinds of wait the case's projection rows hold before this save.
+
+    They were written with the case's `waiting` list in the save that last changed it, and the
+    case row was loaded (locked) in this transaction, so its `waiting` tells without a query; the
+    update that saves the new `waiting` comes between this and write_projections.
+    """
+    case = session.identity_map.get(identity_key(Case, case_id))
+    kinds = None if case is None else {w.get("kind") for w in (case.waiting or [])}
+    session.info.setdefault(_PROJECTED, {})[case_id] = kinds
+
+
 def write_projections(session: Session, case_id: str, workflow: Any, items: list[WaitItem], now: datetime,
                       actor: str | None, first: bool = False) -> None:
     """Bring the case's projection rows in line with its open work."""
-    _write_tasks(session, case_id, workflow, [i for i in items if i.kind == "userTask"], now, actor, first)
-    _write_jobs(session, case_id, [i for i in items if i.kind == "job"], now, first)
-    if not first:
-        session.execute(delete(Timer).where(Timer.case_id == case_id))
-        session.execute(delete(MessageSubscription).where(MessageSubscription.case_id == case_id))
+    conn = _connection(session)
+    before = session.info.get(_PROJECTED, {}).pop(case_id, None)  # None: not known, look at every table
+
+    def had(kind: str) -> bool:
+        return not first and (before is None or kind in before)
+
+    _write_tasks(conn, case_id, workflow, [i for i in items if i.kind == "userTask"], now, actor, not had("userTask"))
+    _write_jobs(conn, case_id, [i for i in items if i.kind == "job"], now, not had("job"))
+    if had("timer"):
+        conn.execute(_DELETE_TIMERS, {"case_id": case_id})
+    if had("message"):
+        conn.execute(_DELETE_SUBSCRIPTIONS, {"case_id": case_id})
     timers = [{"id": str(i.task.id), "case_id": case_id, "element_id": i.element_id, "due_at": i.due}
               for i in items if i.kind == "timer"]
     if timers:
-        session.execute(insert(Timer), timers)
-    messages = [{"id": f"{i.task.id}:{i.element_id}"[:36] if i.task is workflow.task_tree else str(i.task.id),
+        conn.execute(_INSERT_TIMER, timers)
+    messages = [{"id": str(uuid5(i.task.id, i.element_id)) if i.task is workflow.task_tree else str(i.task.id),
                  "case_id": case_id, "message_name": i.message, "element_id": i.element_id}
                 for i in items if i.kind == "message"]
     if messages:
         seen: set[str] = set()
         unique = [m for m in messages if not (m["id"] in seen or seen.add(m["id"]))]  # type: ignore[func-returns-value]
-        session.execute(insert(MessageSubscription), unique)
+        conn.execute(_INSERT_SUBSCRIPTION, unique)
 
 
-def _write_tasks(session: Session, case_id: str, workflow: Any, items: list[WaitItem], now: datetime,
-                 actor: str | None, first: bool) -> None:
+def _write_tasks(conn: Any, case_id: str, workflow: Any, items: list[WaitItem], now: datetime,
+                 actor: str | None, none_yet: bool) -> None:
     existing: set[str] = set()
-    if not first:
-        existing = set(session.execute(
-            select(Task.id).where(Task.case_id == case_id, Task.status == TaskStatus.OPEN)).scalars())
+    if not none_yet:
+        existing = set(conn.execute(_OPEN_TASK_IDS, {"case_id": case_id}).scalars())
     wanted = {str(i.task.id): i for i in items}
-    for gone in existing - wanted.keys():
-        spiff = _find(workflow, gone)
-        done = spiff is not None and spiff._state == TaskState.COMPLETED
-        session.execute(update(Task).where(Task.id == gone).values(
-            status=TaskStatus.COMPLETED if done else TaskStatus.CANCELLED, completed_at=now,
-            completed_by=actor if done else None))
-        session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == gone))
+    gone = existing - wanted.keys()
+    if gone:
+        _close_tasks(conn, workflow, sorted(gone), now, actor)
     rows, candidates = [], []
     for task_id, item in wanted.items():
         if task_id in existing:
@@ -120,32 +181,71 @@ def _write_tasks(session: Session, case_id: str, workflow: Any, items: list[Wait
         candidates += [{"task_id": task_id, "kind": "group", "value": g} for g in set(a.get("candidateGroups") or [])]
         candidates += [{"task_id": task_id, "kind": "user", "value": u} for u in set(a.get("candidateUsers") or [])]
     if rows:
-        session.execute(insert(Task), rows)
+        conn.execute(_INSERT_TASK, rows)
     if candidates:
-        session.execute(insert(TaskCandidate), candidates)
+        conn.execute(_INSERT_CANDIDATE, candidates)
 
 
-def _write_jobs(session: Session, case_id: str, items: list[WaitItem], now: datetime, first: bool) -> None:
+def _close_tasks(conn: Any, workflow: Any, gone: list[str], now: datetime, actor: str | None) -> None:
+    """Close the rows of human tasks that are no longer open: completed, or else cancelled.
+
+    A task completed by this action may already have been pruned from the workflow; the history
+    row written for it just before pruning says how it ended.
+    """
+    states: dict[str, int | None] = {}
+    had_candidates = False
+    for task_id in gone:
+        spiff = _find(workflow, task_id)
+        states[task_id] = spiff._state if spiff is not None else None
+        if spiff is None or _has_candidates(spiff):
+            had_candidates = True
+    missing = [t for t, s in states.items() if s is None]
+    recorded: dict[str, str] = {}
+    if missing:
+        recorded = dict(conn.execute(_HISTORY_STATES, {"ids": missing}).all())
+    closes = []
+    for task_id, state in states.items():
+        done = state == TaskState.COMPLETED if state is not None else recorded.get(task_id) == "completed"
+        closes.append({"b_id": task_id, "b_status": TaskStatus.COMPLETED if done else TaskStatus.CANCELLED,
+                       "b_at": now, "b_by": actor if done else None})
+    conn.execute(_CLOSE_TASK, closes)
+    if had_candidates:
+        conn.execute(_DELETE_CANDIDATES, {"ids": gone})
+
+
+def _has_candidates(task: Any) -> bool:
+    assignment = task.internal_data.get("assignment") or {}
+    return bool(assignment.get("candidateGroups") or assignment.get("candidateUsers"))
+
+
+def _write_jobs(conn: Any, case_id: str, items: list[WaitItem], now: datetime, none_yet: bool) -> None:
     existing: set[str] = set()
-    if not first:
-        existing = set(session.execute(select(Job.id).where(Job.case_id == case_id)).scalars())
+    if not none_yet:
+        existing = set(conn.execute(_JOB_IDS, {"case_id": case_id}).scalars())
     wanted = {str(i.task.id): i for i in items}
     gone = existing - wanted.keys()
     if gone:
-        session.execute(delete(Job).where(Job.id.in_(gone)))
+        conn.execute(_DELETE_JOBS, {"ids": sorted(gone)})
     rows = [{"id": task_id, "case_id": case_id, "element_id": i.element_id, "topic": i.topic,
              "priority": i.task.internal_data.get("job", {}).get("priority", 0), "retries": None,
              "variables": json_safe(i.task.data),
              "next_attempt_at": None, "created_at": now}
             for task_id, i in wanted.items() if task_id not in existing]
     if rows:
-        session.execute(insert(Job), rows)
+        conn.execute(_INSERT_JOB, rows)
 
 
 def _find(workflow: Any, task_id: str) -> Any:
-    from uuid import UUID
-
+    """The task with this id in the workflow or its subprocesses, or None (pruned or never there)."""
     try:
-        return workflow.get_task_from_id(UUID(task_id))
-    except Exception:  # noqa: BLE001 - a pruned or vanished task is simply not found
+        key = UUID(task_id)
+    except ValueError:
         return None
+    task = workflow.tasks.get(key)
+    if task is not None:
+        return task
+    for sub in workflow.subprocesses.values():
+        task = sub.tasks.get(key)
+        if task is not None:
+            return task
+    return None

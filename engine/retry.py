@@ -37,6 +37,6 @@ class RetryStrategy:
             return RetryDecision(0, None)
         if requested_timeout is not None:
             return RetryDecision(left, now + requested_timeout)
-        attempt = max(self.retries - left, 0)
+        attempt = max(self.retries - left - 1, 0)  # the first retry waits `base`
         delay = min(self.base * (self.factor ** attempt), self.max_delay)
         return RetryDecision(left, now + delay)

@@ -161,6 +161,7 @@ class Engine:
                        use_priority: bool = True) -> list[jobs.LockedJob]:
         return jobs.fetch_and_lock(self, worker_id, topics, max_jobs, use_priority)
 
+    @guard
     def complete_job(self, job_id: str, worker_id: str, variables: Mapping[str, Any] | None = None) -> None:
         jobs.complete(self, job_id, worker_id, variables)
 
@@ -168,6 +169,7 @@ class Engine:
                  retries: int | None = None, retry_timeout_ms: int | None = None) -> jobs.FailureOutcome:
         return jobs.fail(self, job_id, worker_id, message, details, retries, retry_timeout_ms)
 
+    @guard
     def bpmn_error(self, job_id: str, worker_id: str, code: str, message: str | None = None,
                    variables: Mapping[str, Any] | None = None) -> None:
         jobs.bpmn_error(self, job_id, worker_id, code, message, variables)
@@ -184,9 +186,11 @@ class Engine:
     def fire_due_timers(self, now: datetime | None = None, limit: int = 100) -> int:
         return timers.fire_due(self, now or self.clock(), limit)
 
+    @guard
     def fire_timer(self, timer_id: str, at: datetime | None = None) -> bool:
         return timers.fire(self, timer_id, at)
 
+    @guard
     def correlate(self, message: str, case_id: str | None = None, business_key: str | None = None,
                   variables: Mapping[str, Any] | None = None, all_matches: bool = False) -> list[str]:
         return messages.correlate(self, message, case_id, business_key, variables, all_matches)

@@ -39,7 +39,7 @@ def main_process(resources: Mapping[str, bytes], parsed_ids: list[str]) -> str |
     for name, data in resources.items():
         if name.endswith(".bpmn") or name.endswith(".xml"):
             try:
-                root = etree.fromstring(data)
+                root = etree.fromstring(data, parser=etree.XMLParser(resolve_entities=False, no_network=True))
             except etree.XMLSyntaxError:
                 continue
             called.update(c.get("calledElement") for c in root.iter(f"{{{BPMN_NS}}}callActivity"))
@@ -57,6 +57,8 @@ def simulate(resources: Mapping[str, bytes], process: str | None = None, variabl
     engine = Engine(db, clock=clock)
     parsed = engine.definitions.validate(dict(resources))
     ids = sorted(parsed.processes)
+    if not ids:
+        raise NotFound("the files hold no executable process to start (decisions and forms alone cannot run)")
     key = process or (ids[0] if len(ids) == 1 else main_process(resources, ids))
     if key is None or key not in parsed.processes:
         raise NotFound(f"choose a process with --process: one of {', '.join(ids)}"

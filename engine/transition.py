@@ -15,9 +15,9 @@ from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from engine import case_store
 from engine.camunda import serializer
 from engine.camunda.script_engine import CamundaScriptEngine, json_safe
 from engine.db import Database
@@ -81,10 +81,10 @@ class CaseTransaction:
     def open(self, case_id: str, actor: str | None = None, now: datetime | None = None) -> Iterator[CaseContext]:
         """Lock and load a case; on normal exit save it (state, version, projections)."""
         with self.db.transaction() as session:
-            row = session.execute(select(Case).where(Case.id == case_id).with_for_update()).scalar_one_or_none()
+            row = case_store.load_locked(session, case_id)
             if row is None:
                 raise NotFound(f"case {case_id} does not exist")
-            definition = self.definitions.load(row.definition_id)
+            definition = self.definitions.load(row.definition_id, session)  # same tx: no self-deadlock
             moment = now or self.clock()
             engine = self.script_engine(definition, now)
             workflow = serializer.loads(row.state, row.state_format, definition.spec, definition.subprocess_specs,
@@ -130,12 +130,8 @@ class CaseTransaction:
                   "variables": variables, "waiting": [i.describe() for i in items], "updated_at": ctx.now,
                   "status": status,
                   "ended_at": ctx.now if status in (CaseStatus.COMPLETED, CaseStatus.CANCELLED) else None}
-        result = ctx.session.execute(update(Case).where(Case.id == case.id, Case.version == case.version)
-                                     .values(**values))
-        if result.rowcount != 1:
+        if not case_store.save(ctx.session, case, values):  # also sets case.version/status etc. in memory
             raise Conflict(f"case {case.id} was changed by someone else; reload and try again")
-        case.version += 1
-        case.status = status
         write_projections(ctx.session, case.id, workflow, items, ctx.now, ctx.actor, first=ctx.new)
 
 

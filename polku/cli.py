@@ -52,12 +52,20 @@ def cli() -> None:
 
 def main() -> None:
     """Entry point: bad input ends with a one-line message, never a traceback (POLKU_DEBUG=1 shows it)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         cli(standalone_mode=True)
     except (EngineError, OSError, ValueError) as err:
         if os.environ.get("POLKU_DEBUG"):
             raise
         click.echo(f"Error: {err}", err=True)
+        sys.exit(1)
+    except SQLAlchemyError as err:  # a bad POLKU_DATABASE_URL, an unreachable server, a file that is no database
+        if os.environ.get("POLKU_DEBUG"):
+            raise
+        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        click.echo(f"Error: cannot use the database (POLKU_DATABASE_URL): {reason}", err=True)
         sys.exit(1)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ class TestClock:
     """A clock tests move by hand, so timers fire without waiting."""
 
     def __init__(self) -> None:
-        self.now = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+        self.now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now

@@ -223,6 +223,8 @@ class _FileReader:
                         element.get("id") or rule_id,
                     ) from None
                 result.constant[column.name] = value
+            if any(isinstance(value, (list, dict)) for value in result.constant.values()):
+                result.constant = None  # mutable: results must not share it
         return result
 
 

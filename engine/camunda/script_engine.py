@@ -7,6 +7,7 @@ the clock (so timers can be fired in simulation and tests without waiting).
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from engine.camunda.juel import compile_juel, is_juel
 from engine.errors import EngineError
 
 Clock = Callable[[], datetime]
+SCRIPT_RESULT = "polku_script_result"
 
 
 def utcnow() -> datetime:
@@ -97,8 +99,22 @@ class CamundaScriptEngine(PythonScriptEngine):
         return True
 
     def evaluate_script_value(self, task: Any, script: str) -> Any:
-        """The value of a Python script used as an input/output parameter (its last expression)."""
-        return self.evaluate(task, script.strip())
+        """The value of a Python script used as an input/output parameter: its last expression."""
+        try:
+            tree = ast.parse(script.strip())
+        except SyntaxError as err:
+            raise self._fail(task, script, err) from err
+        if len(tree.body) <= 1:
+            return self.evaluate(task, script.strip())
+        if not isinstance(tree.body[-1], ast.Expr):
+            raise self._fail(task, script, ValueError("a parameter script must end with an expression"))
+        tree.body[-1] = ast.Assign(targets=[ast.Name(id=SCRIPT_RESULT, ctx=ast.Store())], value=tree.body[-1].value)
+        ast.fix_missing_locations(tree)
+        try:
+            result = sandbox.execute_script(ast.unparse(tree), dict(task.data))
+        except EngineError as err:
+            raise self._fail(task, script, err) from err
+        return result.get(SCRIPT_RESULT)
 
     def evaluate_assignment(self, task: Any, assignment: Mapping[str, str]) -> dict[str, Any]:
         """Assignee, candidates, due and follow-up dates and priority, evaluated and JSON-safe."""

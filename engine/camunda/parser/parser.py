@@ -12,6 +12,7 @@ from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, full_tag
+from SpiffWorkflow.bpmn.parser.task_parsers import ConditionalGatewayParser, GatewayParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.defaults import SendTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -21,8 +22,9 @@ from engine.camunda.juel import is_juel
 from engine.camunda.parser import event_parsers as ev
 from engine.camunda.parser import task_parsers as tp
 from engine.camunda.parser.extensions import BPMN_NS, camunda_attr
+from engine.camunda.parser.structure import check_document, check_nested_event_subprocesses, check_structure
 from engine.camunda.parser.validation import Findings, check_process, executable_processes
-from engine.camunda.specs import tasks
+from engine.camunda.specs import gateways, tasks
 from engine.errors import DiagramError, EngineError, ValidationFailed
 
 DMN_SUFFIXES = (".dmn",)
@@ -56,6 +58,8 @@ for _tag, _parser, _spec in (
     ("boundaryEvent", ev.BoundaryEventParser, tasks.BoundaryEvent),
     ("receiveTask", ev.ReceiveTaskParser, tasks.ReceiveTask),
     ("sendTask", ev.SendTaskParser, SendTask),
+    ("parallelGateway", GatewayParser, gateways.ParallelGateway),  # joins that work in loops
+    ("inclusiveGateway", ConditionalGatewayParser, gateways.InclusiveGateway),
 ):
     _register(_tag, _parser, _spec)
 
@@ -96,7 +100,14 @@ def _xml(name: str, data: bytes) -> etree._Element:
 
 def _spiff_error(err: Exception, name: str) -> DiagramError:
     if isinstance(err, ValidationException):
-        reason = str(err.args[0]) if err.args else str(err)
+        # SpiffWorkflow wraps anything a task parser raises as ValidationException(repr(error))
+        inner = err.__cause__ or err.__context__
+        if isinstance(inner, DiagramError):
+            return DiagramError(inner.reason, inner.element_id or err.id or None, inner.file or err.file_name or name)
+        if inner is not None and not isinstance(inner, SpiffWorkflowException):
+            reason = f"cannot be parsed ({inner.__class__.__name__}: {inner})"
+        else:
+            reason = str(err.args[0]) if err.args else str(err)
         return DiagramError(reason, err.id or None, err.file_name or name)
     if isinstance(err, SpiffWorkflowException):
         spec = getattr(err, "task_spec", None)
@@ -123,6 +134,27 @@ def _drop_data_store_associations(root: etree._Element) -> None:
             refs = {(r.text or "").strip() for r in assoc.findall(f"{{{BPMN_NS}}}{ref}")}
             if refs & stores:
                 assoc.getparent().remove(assoc)
+
+
+def _check_calls(executable: list[tuple[str, etree._Element]]) -> list[DiagramError]:
+    """Call activities naming a process the deployment does not hold (SpiffWorkflow would not say which),
+    and what a called process cannot do."""
+    deployed = {process.get("id") for _, process in executable}
+    called: set[str | None] = set()
+    problems = []
+    for name, process in executable:
+        for call in process.iter(f"{{{BPMN_NS}}}callActivity"):
+            target = call.get("calledElement")
+            called.add(target)
+            if target and not is_juel(target) and target not in deployed:
+                problems.append(DiagramError(
+                    f"calls process '{target}', which is not an executable process of this deployment",
+                    call.get("id"), name))
+    for name, process in executable:
+        findings = Findings(name)
+        check_nested_event_subprocesses(findings, process, process.get("id") in called)
+        problems.extend(findings.problems)
+    return problems
 
 
 def parse_resources(resources: dict[str, bytes]) -> ParsedDeployment:
@@ -158,8 +190,10 @@ def parse_resources(resources: dict[str, bytes]) -> ParsedDeployment:
             findings.problem(None, "not a BPMN 2.0 definitions document")
         elif not processes:
             findings.problem(root, 'no executable process (set isExecutable="true" on a process)')
+        check_document(findings, root)
         for process in processes:
             check_process(findings, process)
+            check_structure(findings, process, root)
             executable.append((name, process))
             for rule in process.iter(f"{{{BPMN_NS}}}businessRuleTask"):
                 ref = camunda_attr(rule, "decisionRef")
@@ -179,6 +213,7 @@ def parse_resources(resources: dict[str, bytes]) -> ParsedDeployment:
             parser.add_bpmn_xml(root, name)
         except Exception as err:  # noqa: BLE001 - every parser failure becomes a DiagramError
             problems.append(_spiff_error(err, name))
+    problems.extend(_check_calls(executable))
     if problems:
         raise ValidationFailed(problems)
 

@@ -66,7 +66,10 @@ class CamundaParserMixin:
     node: etree._Element
 
     def create_task(self) -> Any:
-        task = super().create_task()  # type: ignore[misc]
+        return self.with_io(super().create_task())  # type: ignore[misc]
+
+    def with_io(self, task: Any) -> Any:
+        """Attach the node's camunda:inputOutput; every create_task override must return through this."""
         task.input_parameters = parse_parameters(self.node, "inputParameter")
         task.output_parameters = parse_parameters(self.node, "outputParameter")
         return task
@@ -105,8 +108,8 @@ class UserTaskParser(CamundaParserMixin, TaskParser):
                 assignment[attr] = value
         form = parse_form(self.node, self.filename)
         self.spec_class = tasks.UserTask
-        return tasks.UserTask(self.spec, self.bpmn_id, assignment=assignment, form=form.to_json(),
-                              **self.bpmn_attributes)
+        return self.with_io(tasks.UserTask(self.spec, self.bpmn_id, assignment=assignment, form=form.to_json(),
+                                           **self.bpmn_attributes))
 
 
 class ExternalTaskParser(CamundaParserMixin, TaskParser):
@@ -114,30 +117,29 @@ class ExternalTaskParser(CamundaParserMixin, TaskParser):
 
     def create_task(self) -> Any:
         kind, topic = implementation(self.node) or ("external", "")
-        return tasks.ExternalTask(self.spec, self.bpmn_id, topic=topic, implementation=kind,
-                                  priority=camunda_attr(self.node, "taskPriority"), **self.bpmn_attributes)
+        return self.with_io(tasks.ExternalTask(self.spec, self.bpmn_id, topic=topic, implementation=kind,
+                                               priority=camunda_attr(self.node, "taskPriority"),
+                                               **self.bpmn_attributes))
 
 
 class BusinessRuleTaskParser(CamundaParserMixin, TaskParser):
     def create_task(self) -> Any:
         if implementation(self.node) is not None:
             return ExternalTaskParser.create_task(self)  # type: ignore[arg-type]
-        return tasks.BusinessRuleTask(
+        return self.with_io(tasks.BusinessRuleTask(
             self.spec, self.bpmn_id,
             decision_ref=camunda_attr(self.node, "decisionRef") or "",
             result_variable=camunda_attr(self.node, "resultVariable"),
             map_decision_result=camunda_attr(self.node, "mapDecisionResult"),
             **self.bpmn_attributes,
-        )
+        ))
 
 
 class ScriptTaskParser(CamundaParserMixin, _ScriptTaskParser):
     def create_task(self) -> Any:
         task = tasks.ScriptTask(self.spec, self.bpmn_id, self.get_script() or "",
                                 result_variable=camunda_attr(self.node, "resultVariable"), **self.bpmn_attributes)
-        task.input_parameters = parse_parameters(self.node, "inputParameter")
-        task.output_parameters = parse_parameters(self.node, "outputParameter")
-        return task
+        return self.with_io(task)
 
 
 def _mappings(node: etree._Element, kind: str) -> tuple[dict[str, Any], ...]:
@@ -162,21 +164,17 @@ class CallActivityParser(CamundaParserMixin, _CallActivityParser):
             in_mappings=_mappings(self.node, "in"), out_mappings=_mappings(self.node, "out"),
             **self.bpmn_attributes,
         )
-        task.input_parameters = parse_parameters(self.node, "inputParameter")
-        task.output_parameters = parse_parameters(self.node, "outputParameter")
-        return task
+        return self.with_io(task)
 
 
 class SubWorkflowParser(CamundaParserMixin, _SubWorkflowParser):
     def create_task(self) -> Any:
         subworkflow_spec = SubprocessParser.get_subprocess_spec(self)
-        if self.attribute("triggeredByEvent") == "true":
+        if self.node.get("triggeredByEvent") == "true":  # attribute() would look in the bpmn namespace
             starts = self.node.findall(f"{{{BPMN_NS}}}startEvent")
             interrupting = all(s.get("isInterrupting", "true") != "false" for s in starts)
             task = tasks.EventSubprocess(self.spec, self.bpmn_id, subworkflow_spec,
                                          interrupting=interrupting, **self.bpmn_attributes)
         else:
             task = self.spec_class(self.spec, self.bpmn_id, subworkflow_spec=subworkflow_spec, **self.bpmn_attributes)
-        task.input_parameters = parse_parameters(self.node, "inputParameter")
-        task.output_parameters = parse_parameters(self.node, "outputParameter")
-        return task
+        return self.with_io(task)

@@ -7,6 +7,7 @@ async continuations, history time to live) is accepted with a warning.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -14,14 +15,15 @@ from lxml import etree
 from engine.camunda.juel import compile_juel, is_juel
 from engine.camunda.parser.extensions import BPMN_NS, camunda_attr, camunda_children
 from engine.camunda.parser.task_parsers import ASSIGNMENT_ATTRIBUTES, implementation
-from engine.camunda.sandbox import check_python_expression, check_script
+from engine.camunda.sandbox import HELPERS, check_python_expression, check_script
 from engine.camunda.timer_expression import check_literal
 from engine.errors import DiagramError, EngineError
+from engine.forms import parse_form
 
 PYTHON_LANGUAGES = {None, "", "python", "python3"}
 EXPRESSION_LANGUAGES = PYTHON_LANGUAGES | {"juel", "JUEL"}
 TIMER_KINDS = {"timeDate": "date", "timeDuration": "duration", "timeCycle": "cycle"}
-IGNORED_ATTRIBUTES = ("asyncBefore", "asyncAfter", "exclusive", "jobPriority", "historyTimeToLive")
+IGNORED_ATTRIBUTES = ("async", "asyncBefore", "asyncAfter", "exclusive", "jobPriority", "historyTimeToLive")
 
 
 def _q(tag: str) -> str:
@@ -39,11 +41,18 @@ class Findings:
     def problem(self, element: etree._Element | None, reason: str) -> None:
         self.problems.append(DiagramError(reason, _id(element), self.file))
 
+    def problem_at(self, element_id: str | None, reason: str) -> None:
+        self.problems.append(DiagramError(reason, element_id, self.file))
+
     def warning(self, element: etree._Element | None, reason: str) -> None:
         self.warnings.append(DiagramError(reason, _id(element), self.file))
 
 
 def _id(element: etree._Element | None) -> str | None:
+    """The id to report: the element's own, or its nearest ancestor's; event definitions name their event."""
+    if element is not None and isinstance(element.tag, str) and \
+            etree.QName(element).localname.endswith("EventDefinition") and element.getparent() is not None:
+        element = element.getparent()
     while element is not None:
         if element.get("id"):
             return element.get("id")
@@ -55,6 +64,45 @@ def executable_processes(root: etree._Element) -> list[etree._Element]:
     return [p for p in root.iter(_q("process")) if p.get("isExecutable", "true") != "false"]
 
 
+# Names a diagram's Python never has a reason to mention: refused even when not called.
+_HOST_NAMES = frozenset({"eval", "exec", "compile", "globals", "locals", "vars", "getattr", "setattr", "delattr",
+                         "breakpoint", "memoryview"})
+
+
+def unavailable_names(code: str, mode: str) -> list[str]:
+    """Functions Python code calls that the sandbox does not provide (open, eval...): it could only fail.
+
+    Variables hold data, never functions, so a call to a name the code does not define itself
+    and that is not a sandbox helper cannot work; refusing it at deploy time names `open()` and
+    friends before a case ever reaches them.
+    """
+    try:
+        tree = ast.parse(code.strip(), mode=mode)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []  # the sandbox's own check reports the syntax
+    bound = set(HELPERS)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.Lambda):
+            if isinstance(node, ast.FunctionDef):
+                bound.add(node.name)
+            bound.update(a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in bound:
+            found.add(node.func.id)
+        elif isinstance(node, ast.Name) and node.id in _HOST_NAMES and node.id not in bound - set(HELPERS):
+            found.add(node.id)
+    return sorted(found)
+
+
+def _unavailable(names: list[str]) -> EngineError:
+    listed = ", ".join(f"{n}()" for n in names)
+    return EngineError(f"uses {listed}, which {'is' if len(names) == 1 else 'are'} not available in the sandbox "
+                       "(no file, network or interpreter access)")
+
+
 def check_expression(findings: Findings, element: etree._Element, text: str | None, what: str) -> None:
     """A condition or value: JUEL must compile; other text is Python (for conditions) or a literal."""
     if not text or not text.strip():
@@ -64,6 +112,9 @@ def check_expression(findings: Findings, element: etree._Element, text: str | No
             compile_juel(text)
         elif what == "condition":
             check_python_expression(text.strip())
+            names = unavailable_names(text, "eval")
+            if names:
+                raise _unavailable(names)
     except EngineError as err:
         findings.problem(element, f"{what} {text.strip()!r} is invalid: {err}")
 
@@ -77,6 +128,9 @@ def _check_script(findings: Findings, element: etree._Element, language: str | N
     else:
         try:
             check_script(body or "")
+            names = unavailable_names(body or "", "exec")
+            if names:
+                raise _unavailable(names)
         except EngineError as err:
             findings.problem(element, f"{what} is not a safe Python script: {err}")
 
@@ -89,6 +143,12 @@ def check_element(findings: Findings, el: etree._Element) -> None:
     for listener in ("executionListener", "taskListener"):
         if camunda_children(el, listener):
             findings.warning(el, f"camunda:{listener} is ignored")
+    if tag in ("userTask", "startEvent"):
+        # the task parser reads the form again; a broken form is reported here, by element and reason
+        try:
+            parse_form(el, findings.file)
+        except DiagramError as err:
+            findings.problem(el, err.reason)
     for kind in ("inputParameter", "outputParameter"):
         for param in camunda_children(el, f"inputOutput/{kind}"):
             for script in param.iter():

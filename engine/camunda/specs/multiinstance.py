@@ -31,6 +31,7 @@ class _CamundaCollection:
         if self.collection is not None and my_task.state != TaskState.WAITING:
             parent_data = my_task.parent.data if my_task.parent is not None else my_task.data
             if is_juel(self.collection):
+                my_task._inherit_data()  # the base hook inherits only after this; JUEL reads the task's data
                 value = my_task.workflow.script_engine.value(my_task, self.collection)
             else:
                 value = parent_data.get(self.collection, my_task.data.get(self.collection))
@@ -39,6 +40,14 @@ class _CamundaCollection:
             my_task.data[self._hidden()] = list(value)
             parent_data[self._hidden()] = list(value)
         return super()._update_hook(my_task)  # type: ignore[misc]
+
+    def merge_child(self, workflow: Any, child: Any) -> None:
+        # Camunda's element variable is local to its instance: it must not leak into the process
+        # (and SpiffWorkflow refuses to start the next sequential instance while it is there).
+        item = getattr(self, "input_item", None)
+        if self.collection is not None and item is not None:
+            child.data.pop(item.bpmn_id, None)
+        super().merge_child(workflow, child)  # type: ignore[misc]
 
     def _on_complete_hook(self, my_task: Any) -> None:
         super()._on_complete_hook(my_task)  # type: ignore[misc]

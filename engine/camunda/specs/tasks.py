@@ -5,6 +5,7 @@ from __future__ import annotations
 from copy import deepcopy
 from typing import Any
 
+from SpiffWorkflow.bpmn.specs.control import _EndJoin
 from SpiffWorkflow.bpmn.specs.defaults import (
     BoundaryEvent as _BoundaryEvent,
 )
@@ -105,6 +106,10 @@ class ExternalEndEvent(IoMappingMixin, _EndEvent):
         my_task.internal_data["job"] = {"topic": self.topic, "priority": 0}
         return None
 
+    def _on_complete_hook(self, my_task: Any) -> None:
+        super()._on_complete_hook(my_task)
+        close_idle_event_subprocesses(my_task.workflow)
+
 
 class ExternalThrowEvent(ExternalTask):
     """An intermediate message throw event implemented by a worker."""
@@ -180,24 +185,64 @@ class _Proxy:
 
 
 class EventSubprocess(IoMappingMixin, _EventSubprocess):
-    """An event subprocess; when its start event is interrupting it cancels the main flow."""
+    """An event subprocess; when its start event is interrupting it cancels the main flow.
+
+    The cancelling happens when the start event fires (see StartEvent), not when the subprocess is
+    created: SpiffWorkflow creates timer-started event subprocesses together with the main flow.
+    """
 
     def __init__(self, wf_spec: Any, bpmn_id: str, subworkflow_spec: str, *, interrupting: bool = True,
                  **kwargs: Any) -> None:
         super().__init__(wf_spec, bpmn_id, subworkflow_spec, **kwargs)
         self.interrupting = interrupting
 
-    def _update_hook(self, my_task: Any) -> Any:
-        started = my_task.workflow.top_workflow.subprocesses.get(my_task.id) is not None
-        result = super()._update_hook(my_task)
-        if not started and self.interrupting:
-            _cancel_others(my_task)
-        return result
+
+def _event_subprocess_task(my_task: Any) -> Any:
+    """The event subprocess task whose subworkflow `my_task` belongs to, if any."""
+    workflow = my_task.workflow
+    if workflow is workflow.top_workflow:
+        return None
+    parent = workflow.top_workflow.get_task_from_id(workflow.parent_task_id)
+    return parent if parent is not None and isinstance(parent.task_spec, EventSubprocess) else None
+
+
+_ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+
+
+def _event_subprocess_started(task: Any) -> bool:
+    """True once the event subprocess's start event has fired (SpiffWorkflow creates timer ones early)."""
+    sub = task.workflow.top_workflow.subprocesses.get(task.id)
+    if sub is None:
+        return False
+    return any(isinstance(t.task_spec, StartEvent) and t.state == TaskState.COMPLETED for t in sub.tasks.values())
+
+
+def close_idle_event_subprocesses(workflow: Any) -> None:
+    """When a scope's flow has ended, event subprocesses still waiting for their start end with it.
+
+    Camunda ends a process (or subprocess) when its last token is consumed; the subscriptions of
+    its event subprocesses go with it. SpiffWorkflow keeps a timer-started event subprocess as a
+    parallel branch, so without this the scope would wait for the timer and then run it.
+    """
+    idle = []
+    for task in workflow.tasks.values():
+        if not task.has_state(_ACTIVE):
+            continue
+        spec = task.task_spec
+        if isinstance(spec, _EndJoin) or spec is workflow.spec.end:
+            continue
+        if isinstance(spec, EventSubprocess) and not _event_subprocess_started(task):
+            idle.append(task)
+            continue
+        return  # work is still going on in this scope
+    for task in idle:
+        task.cancel()
 
 
 def _cancel_others(my_task: Any) -> None:
-    """Cancel every unfinished task of the workflow except this event subprocess and its ancestors."""
-    keep = {my_task.id}
+    """Cancel every unfinished task of the workflow except this event subprocess, its ancestors and its
+    descendants (the branch to the scope's End, by which the scope completes when the handler is done)."""
+    keep = {t.id for t in _subtree(my_task)}
     parent = my_task.parent
     while parent is not None:
         keep.add(parent.id)
@@ -215,6 +260,15 @@ def _cancel_others(my_task: Any) -> None:
                 workflow.top_workflow.cancel(subprocess)
 
 
+def _subtree(task: Any) -> list[Any]:
+    found, stack = [], [task]
+    while stack:
+        current = stack.pop()
+        found.append(current)
+        stack.extend(current.children)
+    return found
+
+
 class SubWorkflowTask(IoMappingMixin, _SubWorkflowTask):
     pass
 
@@ -224,11 +278,19 @@ class TransactionSubprocess(IoMappingMixin, _TransactionSubprocess):
 
 
 class ManualTask(IoMappingMixin, _ManualTask):
-    pass
+    """Camunda passes through manual tasks (the work happens outside the engine); SpiffWorkflow waits."""
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.manual = False
 
 
 class NoneTask(IoMappingMixin, _NoneTask):
-    pass
+    """An abstract `bpmn:task`: Camunda passes through it; SpiffWorkflow would wait for a person."""
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.manual = False
 
 
 class ReceiveTask(IoMappingMixin, _ReceiveTask):
@@ -236,11 +298,17 @@ class ReceiveTask(IoMappingMixin, _ReceiveTask):
 
 
 class StartEvent(IoMappingMixin, _StartEvent):
-    pass
+    def _on_complete_hook(self, my_task: Any) -> None:
+        super()._on_complete_hook(my_task)
+        parent = _event_subprocess_task(my_task)
+        if parent is not None and parent.task_spec.interrupting:
+            _cancel_others(parent)
 
 
 class EndEvent(IoMappingMixin, _EndEvent):
-    pass
+    def _on_complete_hook(self, my_task: Any) -> None:
+        super()._on_complete_hook(my_task)
+        close_idle_event_subprocesses(my_task.workflow)
 
 
 class IntermediateCatchEvent(IoMappingMixin, _IntermediateCatchEvent):

@@ -1,0 +1,375 @@
+"""External tasks through the Engine: fetch-and-lock, complete, fail/retry/incident, BPMN errors, locks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from engine.errors import Conflict, NotFound, ProcessError
+from engine.jobs import TopicRequest
+from engine.runtime import Engine
+from tests.diagrams import chain, process
+from tests.engine.runtime_support import (
+    case_version,
+    deploy_start,
+    history,
+    history_count,
+    incidents_of,
+    jobs_of,
+    open_task_elements,
+    race,
+    single_job,
+    snapshot,
+)
+
+
+def same_instant(a, b) -> bool:
+    """SQLite hands datetimes back without a zone; compare as UTC wall time."""
+    return a.replace(tzinfo=None) == b.replace(tzinfo=None)
+
+
+def test_fetch_and_lock_by_topic_with_lock_duration_and_variables(engine: Engine, clock) -> None:
+    case_a = deploy_start(engine, single_job("a", topic="mail"), "a", "BK-A", {"to": "x@y", "secret": "s", "n": 1})
+    deploy_start(engine, single_job("b", topic="print"), "b", "BK-B")
+
+    assert engine.fetch_and_lock("w1", [TopicRequest("nothing")]) == []
+    [job] = engine.fetch_and_lock("w1", [TopicRequest("mail", lock_duration_ms=30_000, variables=["to", "n"])])
+
+    assert (job.topic, job.case_id, job.business_key, job.definition_key) == ("mail", case_a, "BK-A", "a")
+    assert (job.element_id, job.worker_id) == ("work", "w1")
+    assert job.lock_expires_at == clock.now + timedelta(seconds=30)
+    assert job.variables == {"to": "x@y", "n": 1}
+    [row] = jobs_of(engine, case_a)
+    assert row.lock_owner == "w1"
+    assert same_instant(row.lock_expires_at, clock.now + timedelta(seconds=30))
+    # a locked job is not handed out again
+    assert engine.fetch_and_lock("w2", [TopicRequest("mail")]) == []
+    # without a filter every variable comes along
+    [other] = engine.fetch_and_lock("w2", [TopicRequest("print")])
+    assert other.definition_key == "b"
+
+
+def test_fetch_filters_by_process_key_and_business_key_and_max_jobs(engine: Engine) -> None:
+    engine.deploy({"a.bpmn": single_job("a", topic="t")})
+    engine.deploy({"b.bpmn": single_job("b", topic="t")})
+    a1 = engine.start("a", "K1")
+    engine.start("a", "K2")
+    b1 = engine.start("b", "K1")
+
+    [by_key] = engine.fetch_and_lock("w", [TopicRequest("t", process_definition_key="b")])
+    assert by_key.case_id == b1
+    [by_bk] = engine.fetch_and_lock("w", [TopicRequest("t", business_key="K1")])
+    assert by_bk.case_id == a1
+    assert len(engine.fetch_and_lock("w", [TopicRequest("t")], max_jobs=5)) == 1
+
+
+def test_complete_job_with_variables_advances_the_case(engine: Engine) -> None:
+    case_id = deploy_start(engine, single_job(), "jobs", variables={"n": 1})
+    [job] = engine.fetch_and_lock("w1", [TopicRequest("work")])
+
+    engine.complete_job(job.id, "w1", {"result": "ok", "n": 2})
+
+    case = engine.case(case_id)
+    assert case["variables"] == {"n": 2, "result": "ok"}
+    assert [w["id"] for w in case["waiting"]] == ["after"]
+    assert jobs_of(engine, case_id) == []
+    assert open_task_elements(engine, case_id) == ["after"]
+    work = [h for h in history(engine, case_id) if h.element_id == "work"]
+    assert [(h.state, h.actor) for h in work] == [("completed", "w1")]
+
+
+def test_completing_a_job_twice_or_as_another_worker_is_a_conflict(engine: Engine) -> None:
+    case_id = deploy_start(engine, single_job(), "jobs")
+    [job] = engine.fetch_and_lock("w1", [TopicRequest("work")])
+
+    with pytest.raises(Conflict, match="locked by w1, not by w2"):
+        engine.complete_job(job.id, "w2", {"x": 1})
+    assert [j.lock_owner for j in jobs_of(engine, case_id)] == ["w1"]
+
+    engine.complete_job(job.id, "w1", {"x": 2})
+    version = case_version(engine, case_id)
+    with pytest.raises(Conflict, match="already been completed"):
+        engine.complete_job(job.id, "w1", {"x": 3})
+    assert case_version(engine, case_id) == version
+    assert engine.case(case_id)["variables"]["x"] == 2
+    with pytest.raises(NotFound):
+        engine.complete_job("no-such-job", "w1")
+
+
+def test_an_unlocked_job_cannot_be_completed(engine: Engine) -> None:
+    case_id = deploy_start(engine, single_job(), "jobs")
+    [row] = jobs_of(engine, case_id)
+    with pytest.raises(Conflict, match="locked by nobody"):
+        engine.complete_job(row.id, "w1")
+
+
+def test_two_workers_completing_the_same_job_at_once(engine: Engine) -> None:
+    case_id = deploy_start(engine, single_job(), "jobs")
+    [job] = engine.fetch_and_lock("w1", [TopicRequest("work")])
+    version = case_version(engine, case_id)
+
+    results = race(lambda: engine.complete_job(job.id, "w1", {"by": 1}),
+                   lambda: engine.complete_job(job.id, "w1", {"by": 2}))
+
+    assert sum(r is None for r in results) == 1
+    assert [type(r) for r in results if r is not None] == [Conflict]
+    assert case_version(engine, case_id) == version + 1
+    assert history_count(engine, case_id, "work") == 1
+    assert open_task_elements(engine, case_id) == ["after"]
+
+
+def test_fail_counts_retries_down_with_back_off_then_opens_an_incident(engine: Engine, clock) -> None:
+    case_id = deploy_start(engine, single_job(), "jobs")
+    state_before = snapshot(engine, case_id)["state"]
+
+    [job] = engine.fetch_and_lock("w1", [TopicRequest("work")])
+    first = engine.fail_job(job.id, "w1", "mail server down", "trace 1")
+    assert (first.retries_left, first.incident) == (2, False)
+    assert first.next_attempt_at == clock.now + timedelta(seconds=10)
+    [row] = jobs_of(engine, case_id)
+    assert (row.retries, row.error_message, row.error_details, row.lock_owner) == (2, "mail server down", "trace 1",
+                                                                                   None)
+
+    # not fetchable until the back-off has passed
+    assert engine.fetch_and_lock("w1", [TopicRequest("work")]) == []
+    clock.advance(seconds=9)
+    assert engine.fetch_and_lock("w1", [TopicRequest("work")]) == []
+    clock.advance(seconds=1)
+    [again] = engine.fetch_and_lock("w1", [TopicRequest("work")])
+    assert (again.retries, again.error_message) == (2, "mail server down")
+
+    second = engine.fail_job(again.id, "w1", "still down")
+    assert second.retries_left == 1
+    assert second.next_attempt_at == clock.now + timedelta(seconds=20)  # doubled
+    clock.advance(seconds=20)
+    [third] = engine.fetch_and_lock("w1", [TopicRequest("work")])
+    last = engine.fail_job(third.id, "w1", "gave up")
+    assert (last.retries_left, last.next_attempt_at, last.incident) == (0, None, True)
+
+    [incident] = incidents_of(engine, case_id)
+    assert (incident.kind, incident.job_id, incident.element_id, incident.message) == (
+        "failedJob", job.id, "work", "gave up")
+    assert incident.resolved_at is None
+    clock.advance(days=1)
+    assert engine.fetch_and_lock("w1", [TopicRequest("work")]) == []
+    # the case itself did not move
+    assert snapshot(engine, case_id)["state"] == state_before
+    assert engine.case(case_id)["status"] == "active"
+
+
+def test_fail_with_explicit_retries_and_timeout(engine: Engine, clock) -> None:
+    case_id = deploy_start(engine, single_job(), "jobs")
+    [job] = engine.fetch_and_lock("w1", [TopicRequest("work")])
+    with pytest.raises(Conflict):
+        engine.fail_job(job.id, "w2", "not mine")
+    outcome = engine.fail_job(job.id, "w1", "later", retries=5, retry_timeout_ms=60_000)
+    assert (outcome.retries_left, outcome.next_attempt_at) == (5, clock.now + timedelta(minutes=1))
+    clock.advance(seconds=59)
+    assert engine.fetch_and_lock("w1", [TopicRequest("work")]) == []
+    clock.advance(seconds=1)
+    [job] = engine.fetch_and_lock("w1", [TopicRequest("work")])
+    assert engine.fail_job(job.id, "w1", "stop", retries=0).incident
+    assert len(incidents_of(engine, case_id)) == 1
+
+
+def error_boundary(with_boundary: bool = True) -> bytes:
+    boundary = """
+<bpmn:boundaryEvent id="no_consent" attachedToRef="check">
+  <bpmn:errorEventDefinition errorRef="Err"/>
+</bpmn:boundaryEvent>
+<bpmn:userTask id="ask_consent" name="Ask consent"/>
+<bpmn:endEvent id="end_err"/>
+""" + chain("no_consent", "ask_consent", "end_err") if with_boundary else ""
+    return process("consent", """
+<bpmn:startEvent id="start"/>
+<bpmn:serviceTask id="check" name="Check consent" camunda:type="external" camunda:topic="consent"/>
+<bpmn:userTask id="proceed" name="Proceed"/>
+<bpmn:endEvent id="end"/>
+""" + boundary + chain("start", "check", "proceed", "end"),
+        extra='<bpmn:error id="Err" name="No consent" errorCode="NO_CONSENT"/>')
+
+
+def test_bpmn_error_is_caught_by_the_error_boundary_event(engine: Engine) -> None:
+    case_id = deploy_start(engine, error_boundary(), "consent")
+    [job] = engine.fetch_and_lock("w1", [TopicRequest("consent")])
+
+    engine.bpmn_error(job.id, "w1", "NO_CONSENT", "customer said no", {"reason": "declined"})
+
+    assert open_task_elements(engine, case_id) == ["ask_consent"]
+    assert jobs_of(engine, case_id) == []
+    assert engine.case(case_id)["variables"]["reason"] == "declined"
+    states = {h.element_id: h.state for h in history(engine, case_id)}
+    assert states["no_consent"] == "completed"
+    assert states["check"] == "cancelled"
+    assert "proceed" not in states
+
+
+def test_bpmn_error_without_a_catching_boundary_is_a_process_error_and_the_job_stays(engine: Engine) -> None:
+    case_id = deploy_start(engine, error_boundary(with_boundary=False), "consent")
+    [job] = engine.fetch_and_lock("w1", [TopicRequest("consent")])
+    before = snapshot(engine, case_id)
+
+    with pytest.raises(ProcessError, match="NO_CONSENT") as err:
+        engine.bpmn_error(job.id, "w1", "NO_CONSENT")
+    assert err.value.element_id == "check"
+    assert snapshot(engine, case_id) == before
+    # the job is still there and still locked by the worker, who can complete it normally
+    engine.complete_job(job.id, "w1")
+    assert open_task_elements(engine, case_id) == ["proceed"]
+
+
+def test_bpmn_error_with_an_unknown_code_is_not_caught(engine: Engine) -> None:
+    case_id = deploy_start(engine, error_boundary(), "consent")
+    [job] = engine.fetch_and_lock("w1", [TopicRequest("consent")])
+    before = snapshot(engine, case_id)
+    with pytest.raises(ProcessError, match="OTHER"):
+        engine.bpmn_error(job.id, "w1", "OTHER")
+    assert snapshot(engine, case_id) == before
+
+
+def test_extend_lock_and_unlock(engine: Engine, clock) -> None:
+    case_id = deploy_start(engine, single_job(), "jobs")
+    [job] = engine.fetch_and_lock("w1", [TopicRequest("work", lock_duration_ms=1_000)])
+
+    with pytest.raises(Conflict, match="not locked by w2"):
+        engine.extend_lock(job.id, "w2", 60_000)
+    engine.extend_lock(job.id, "w1", 60_000)
+    [row] = jobs_of(engine, case_id)
+    assert same_instant(row.lock_expires_at, clock.now + timedelta(minutes=1))
+    clock.advance(seconds=30)
+    engine.release_expired_locks()
+    assert engine.fetch_and_lock("w2", [TopicRequest("work")]) == []  # still held by w1
+
+    engine.unlock(job.id)
+    [row] = jobs_of(engine, case_id)
+    assert (row.lock_owner, row.lock_expires_at) == (None, None)
+    with pytest.raises(Conflict):
+        engine.extend_lock(job.id, "w1", 60_000)
+    [taken] = engine.fetch_and_lock("w2", [TopicRequest("work")])
+    assert taken.worker_id == "w2"
+    with pytest.raises(NotFound):
+        engine.unlock("no-such-job")
+    with pytest.raises(NotFound):
+        engine.extend_lock("no-such-job", "w1", 1)
+
+
+def test_extending_an_expired_lock_is_a_conflict(engine: Engine, clock) -> None:
+    deploy_start(engine, single_job(), "jobs")
+    [job] = engine.fetch_and_lock("w1", [TopicRequest("work", lock_duration_ms=1_000)])
+    clock.advance(seconds=2)
+    with pytest.raises(Conflict):
+        engine.extend_lock(job.id, "w1", 60_000)
+
+
+def test_expired_lock_passes_to_another_worker_and_the_late_completion_conflicts(engine: Engine, clock) -> None:
+    case_id = deploy_start(engine, single_job(), "jobs")
+    [job_a] = engine.fetch_and_lock("A", [TopicRequest("work", lock_duration_ms=5_000)])
+    clock.advance(seconds=6)
+    assert engine.release_expired_locks() == 1
+    assert engine.release_expired_locks() == 0
+
+    [job_b] = engine.fetch_and_lock("B", [TopicRequest("work")])
+    assert job_b.id == job_a.id
+    engine.complete_job(job_b.id, "B", {"by": "B"})
+    version = case_version(engine, case_id)
+
+    with pytest.raises(Conflict):
+        engine.complete_job(job_a.id, "A", {"by": "A"})
+    assert case_version(engine, case_id) == version
+    assert engine.case(case_id)["variables"] == {"by": "B"}
+    assert history_count(engine, case_id, "work") == 1
+    assert history_count(engine, case_id, "after") == 1
+
+
+def test_expired_lock_can_be_fetched_by_another_worker_without_release(engine: Engine, clock) -> None:
+    case_id = deploy_start(engine, single_job(), "jobs")
+    [job_a] = engine.fetch_and_lock("A", [TopicRequest("work", lock_duration_ms=5_000)])
+    clock.advance(seconds=6)
+    [job_b] = engine.fetch_and_lock("B", [TopicRequest("work")])
+    assert job_b.id == job_a.id
+    with pytest.raises(Conflict, match="not by A"):
+        engine.complete_job(job_a.id, "A")
+    engine.complete_job(job_b.id, "B")
+    assert open_task_elements(engine, case_id) == ["after"]
+
+
+def test_a_locked_job_of_a_suspended_case_cannot_be_completed_until_resume(engine: Engine) -> None:
+    case_id = deploy_start(engine, error_boundary(), "consent")
+    [job] = engine.fetch_and_lock("w1", [TopicRequest("consent")])
+    engine.suspend(case_id)
+    before = snapshot(engine, case_id)
+
+    with pytest.raises(Conflict, match="is suspended"):
+        engine.complete_job(job.id, "w1", {"x": 1})
+    with pytest.raises(Conflict, match="is suspended"):
+        engine.bpmn_error(job.id, "w1", "NO_CONSENT")
+    assert snapshot(engine, case_id) == before
+
+    engine.resume(case_id)
+    engine.complete_job(job.id, "w1", {"x": 1})
+    assert open_task_elements(engine, case_id) == ["proceed"]
+
+
+def test_the_job_of_a_cancelled_case_is_gone(engine: Engine) -> None:
+    case_id = deploy_start(engine, single_job(), "jobs")
+    [job] = engine.fetch_and_lock("w1", [TopicRequest("work")])
+    engine.cancel(case_id)
+    with pytest.raises(Conflict, match="already been cancelled"):
+        engine.complete_job(job.id, "w1")
+    with pytest.raises(Conflict, match="already been cancelled"):
+        engine.fail_job(job.id, "w1", "boom")
+    assert incidents_of(engine, case_id) == []
+
+
+def test_concurrent_fetches_never_hand_out_the_same_job(engine: Engine) -> None:
+    engine.deploy({"jobs.bpmn": single_job()})
+    cases = {engine.start("jobs") for _ in range(6)}
+
+    got = race(*[lambda w=w: engine.fetch_and_lock(w, [TopicRequest("work")], max_jobs=2)
+                 for w in ("w1", "w2", "w3", "w4")])
+
+    assert all(isinstance(r, list) for r in got), got
+    ids = [j.id for r in got for j in r]
+    assert len(ids) == len(set(ids)) == 6
+    assert {j.case_id for r in got for j in r} == cases
+    owners = {j.id: j.worker_id for r in got for j in r}
+    for case_id in cases:
+        [row] = jobs_of(engine, case_id)
+        assert row.lock_owner == owners[row.id]
+
+
+def test_higher_priority_jobs_are_fetched_first(engine: Engine) -> None:
+    low = deploy_start(engine, single_job("low", topic="t"), "low")
+    high_xml = single_job("high", topic="t").replace(b'camunda:topic="t"',
+                                                     b'camunda:topic="t" camunda:taskPriority="50"')
+    high = deploy_start(engine, high_xml, "high")
+    [first] = engine.fetch_and_lock("w", [TopicRequest("t")], max_jobs=1)
+    [second] = engine.fetch_and_lock("w", [TopicRequest("t")], max_jobs=1)
+    assert (first.case_id, first.priority) == (high, 50)
+    assert (second.case_id, second.priority) == (low, 0)
+
+
+def test_a_job_completion_that_fails_rolls_back_and_keeps_the_lock(engine: Engine) -> None:
+    xml = process("mapped", """
+<bpmn:startEvent id="start"/>
+<bpmn:serviceTask id="work" camunda:type="external" camunda:topic="work">
+  <bpmn:extensionElements><camunda:inputOutput>
+    <camunda:outputParameter name="total">${price * 2}</camunda:outputParameter>
+  </camunda:inputOutput></bpmn:extensionElements>
+</bpmn:serviceTask>
+<bpmn:userTask id="after"/>
+<bpmn:endEvent id="end"/>
+""" + chain("start", "work", "after", "end"))
+    case_id = deploy_start(engine, xml, "mapped")
+    [job] = engine.fetch_and_lock("w1", [TopicRequest("work")])
+    before = snapshot(engine, case_id)
+
+    with pytest.raises(ProcessError, match="price") as err:
+        engine.complete_job(job.id, "w1", {"cost": 3})  # the mapping needs `price`
+    assert err.value.element_id == "work"
+    assert snapshot(engine, case_id) == before
+
+    engine.complete_job(job.id, "w1", {"price": 3})
+    assert engine.case(case_id)["variables"]["total"] == 6
+    assert open_task_elements(engine, case_id) == ["after"]
