@@ -16,12 +16,10 @@ from typing import Any
 
 from lxml import etree
 
+from engine.camunda.parser.extensions import BPMN_NS, EXTENSION_NAMESPACES, camunda_attr
 from engine.errors import DiagramError, FormError
 
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-ACTIVITI_NS = "http://activiti.org/bpmn"  # legacy namespace of older Camunda files
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-_NAMESPACES = (CAMUNDA_NS, ACTIVITI_NS)
+_NAMESPACES = EXTENSION_NAMESPACES
 
 KNOWN_TYPES = ("string", "long", "boolean", "date", "enum")
 CONSTRAINTS = (
@@ -130,13 +128,6 @@ def _tags(name: str) -> list[str]:
     return [f"{{{ns}}}{name}" for ns in _NAMESPACES]
 
 
-def _attr(element: etree._Element, name: str) -> str | None:
-    for ns in _NAMESPACES:
-        value = element.get(f"{{{ns}}}{name}")
-        if value is not None:
-            return value
-    return None
-
 
 def parse_form(element: etree._Element, file: str | None = None) -> Form:
     """Read camunda:formData and formKey/formRef from a userTask or startEvent."""
@@ -153,7 +144,7 @@ def parse_form(element: etree._Element, file: str | None = None) -> Form:
                 f"form field '{f.id}' is defined twice", element_id, file
             )
         seen.add(f.id)
-    return Form(tuple(fields), _attr(element, "formKey"), _attr(element, "formRef"))
+    return Form(tuple(fields), camunda_attr(element, "formKey"), camunda_attr(element, "formRef"))
 
 
 def _parse_field(

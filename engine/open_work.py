@@ -89,8 +89,12 @@ def open_work(workflow: Any) -> list[WaitItem]:
 
 
 def _event_subprocess_messages(workflow: Any) -> Iterator[WaitItem]:
-    """Message starts of event subprocesses: they wait for as long as the case is active."""
-    if workflow.completed:
+    """Message starts of event subprocesses: they wait while the case is active and not interrupted.
+
+    Once an interrupting event subprocess has started, the process scope is interrupted and, as in
+    Camunda, no other event subprocess of it can start.
+    """
+    if workflow.completed or _interrupted(workflow):
         return
     for name in workflow.spec.start.trigger_specs:
         sp_spec = workflow.subprocess_specs.get(name)
@@ -100,6 +104,11 @@ def _event_subprocess_messages(workflow: Any) -> Iterator[WaitItem]:
             d = start.event_definition
             if isinstance(d, MessageEventDefinition):
                 yield WaitItem("message", workflow.task_tree, start.bpmn_id, start.bpmn_name, message=d.name)
+
+
+def _interrupted(workflow: Any) -> bool:
+    return any(getattr(t.task_spec, "interrupting", False) and not t._state & TaskState.CANCELLED
+               for t in workflow.task_tree.children if t.triggered)
 
 
 def current_variables(workflow: Any) -> dict[str, Any]:

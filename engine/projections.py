@@ -153,13 +153,17 @@ def write_projections(session: Session, case_id: str, workflow: Any, items: list
         conn.execute(_INSERT_SUBSCRIPTION, unique)
 
 
+def _compare(conn: Any, ids_query: Any, case_id: str, items: list[WaitItem], none_yet: bool
+             ) -> tuple[set[str], dict[str, WaitItem], set[str]]:
+    """The projected row ids, the wanted items by task id, and the ids no longer wanted."""
+    existing: set[str] = set() if none_yet else set(conn.execute(ids_query, {"case_id": case_id}).scalars())
+    wanted = {str(i.task.id): i for i in items}
+    return existing, wanted, existing - wanted.keys()
+
+
 def _write_tasks(conn: Any, case_id: str, workflow: Any, items: list[WaitItem], now: datetime,
                  actor: str | None, none_yet: bool) -> None:
-    existing: set[str] = set()
-    if not none_yet:
-        existing = set(conn.execute(_OPEN_TASK_IDS, {"case_id": case_id}).scalars())
-    wanted = {str(i.task.id): i for i in items}
-    gone = existing - wanted.keys()
+    existing, wanted, gone = _compare(conn, _OPEN_TASK_IDS, case_id, items, none_yet)
     if gone:
         _close_tasks(conn, workflow, sorted(gone), now, actor)
     rows, candidates = [], []
@@ -219,11 +223,7 @@ def _has_candidates(task: Any) -> bool:
 
 
 def _write_jobs(conn: Any, case_id: str, items: list[WaitItem], now: datetime, none_yet: bool) -> None:
-    existing: set[str] = set()
-    if not none_yet:
-        existing = set(conn.execute(_JOB_IDS, {"case_id": case_id}).scalars())
-    wanted = {str(i.task.id): i for i in items}
-    gone = existing - wanted.keys()
+    existing, wanted, gone = _compare(conn, _JOB_IDS, case_id, items, none_yet)
     if gone:
         conn.execute(_DELETE_JOBS, {"ids": sorted(gone)})
     rows = [{"id": task_id, "case_id": case_id, "element_id": i.element_id, "topic": i.topic,

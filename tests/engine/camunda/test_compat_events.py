@@ -118,9 +118,6 @@ def test_interrupting_event_subprocess_cancels_jobs_and_embedded_subprocesses(en
     assert engine.case(case_id)["status"] == "completed"
 
 
-@pytest.mark.xfail(reason="engine/open_work.py lists an event subprocess's message start for as long as the case "
-                          "is active, and SpiffWorkflow starts the subprocess again; Camunda removes the scope's "
-                          "subscriptions once an interrupting event subprocess has started", strict=True)
 def test_interrupting_event_subprocess_is_triggered_only_once(engine):
     case_id = run(engine, "esp_once", with_event_subprocess(message_start(True)), extra=MESSAGES)
     engine.correlate("stopRequest", case_id=case_id)
