@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: install run test lint bench
+.PHONY: install run test lint lint-bpmn bench
 
 $(BIN)/polku: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,11 @@ run: install
 lint: install
 	$(BIN)/ruff check engine casework workers webapp polku tests bench
 
-test: install lint
+lint-bpmn:
+	npm ci --no-audit --no-fund
+	npx bpmnlint --config bpmn/.bpmnlintrc bpmn/*.bpmn
+
+test: install lint lint-bpmn
 	$(BIN)/python -m pytest
 	bash scripts/test-postgres.sh $(PG_URL)
 

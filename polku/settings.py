@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ class Settings:
     bpmn_dir: Path
     host: str
     port: int
-    secret_key: str | None
+    secret_key: str  # derives the identity code search and encryption keys
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -29,5 +30,22 @@ class Settings:
             bpmn_dir=Path(env.get("POLKU_BPMN_DIR") or ROOT / "bpmn"),
             host=env.get("POLKU_HOST", "127.0.0.1"),
             port=int(env.get("POLKU_PORT", "5000")),
-            secret_key=env.get("POLKU_SECRET_KEY"),
+            secret_key=env.get("POLKU_SECRET_KEY") or key_file_secret(
+                Path(env.get("POLKU_SECRET_KEY_FILE") or ROOT / "var" / "secret_key")),
         )
+
+
+def key_file_secret(path: Path) -> str:
+    """The embedded default's secret: created once at random under var/ (never committed), then reused."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secret = path.read_text().strip()
+        if not secret:
+            raise RuntimeError(f"secret key file {path} is empty; delete it or set POLKU_SECRET_KEY") from None
+        return secret
+    secret = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret + "\n")
+    return secret

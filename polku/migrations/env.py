@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from alembic import context
 
+import casework.access_log  # noqa: F401  (each casework module registers its tables on Base)
+import casework.case_manager  # noqa: F401
+import casework.client  # noqa: F401
+import casework.client_case  # noqa: F401
+import casework.consent  # noqa: F401
+import casework.network  # noqa: F401
+import casework.plan  # noqa: F401
+import casework.users  # noqa: F401
 from engine.db import make_engine
 from engine.models import Base
 
