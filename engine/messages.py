@@ -6,7 +6,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn import BpmnEvent
+from SpiffWorkflow.bpmn.specs.control import BpmnStartTask, StartEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from engine.errors import Conflict, NotFound
@@ -15,6 +18,25 @@ from engine.transition import CaseContext, run_steps
 
 if TYPE_CHECKING:
     from engine.runtime import Engine
+
+
+def keep_only_message_start(workflow: Any, message: str) -> None:
+    """Starting by a message: the process's other start events (a none start above all) must not fire.
+
+    With several start events SpiffWorkflow splits after its Start task and lets the first start
+    event to fire win; a none start event would fire at once. So run the split, then cancel every
+    start event that does not catch this message.
+    """
+    for _ in range(2):
+        for task in workflow.get_tasks(state=TaskState.READY):
+            if isinstance(task.task_spec, BpmnStartTask | StartEventSplit):
+                task.run()
+    for task in workflow.get_tasks(state=TaskState.NOT_FINISHED_MASK):
+        spec = task.task_spec
+        if isinstance(spec, StartEvent) and isinstance(task.parent.task_spec, StartEventSplit):
+            definition = spec.event_definition
+            if not (isinstance(definition, MessageEventDefinition) and definition.name == message):
+                task.cancel()
 
 
 def deliver(ctx: CaseContext, message: str, variables: Mapping[str, Any] | None) -> None:

@@ -63,6 +63,8 @@ class Engine:
             start.set_data(**dict(variables or {}))
             if business_key is not None:
                 ctx.workflow.data["businessKey"] = business_key
+            if message is not None:
+                messages.keep_only_message_start(ctx.workflow, message[0])
             run_steps(ctx.workflow)
             if message is not None:
                 messages.deliver(ctx, message[0], message[1])

@@ -128,3 +128,20 @@ def test_two_correlations_racing_for_one_waiting_case_deliver_once(engine: Engin
     assert open_task_elements(engine, case_id) == ["read_reply"]
     winner = "a" if results[0] == [case_id] else "b"
     assert engine.case(case_id)["variables"]["by"] == winner
+
+
+def test_a_message_starts_a_process_that_also_has_a_none_start_on_the_message_path(engine):
+    from tests.diagrams import chain, process
+
+    body = ('<bpmn:startEvent id="manual_start"/><bpmn:startEvent id="by_message">'
+            '<bpmn:messageEventDefinition messageRef="m_ref"/></bpmn:startEvent>'
+            '<bpmn:userTask id="manual_intake"/><bpmn:userTask id="referral_intake" camunda:assignee="${who}"/>'
+            '<bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/>'
+            + chain("manual_start", "manual_intake", "e1") + chain("by_message", "referral_intake", "e2"))
+    engine.deploy({"two.bpmn": process("two_starts", body, extra='<bpmn:message id="m_ref" name="referral"/>')})
+    (case_id,) = engine.correlate("referral", variables={"who": "anna"})
+    (task,) = engine.open_tasks(case_id)
+    assert task.element_id == "referral_intake" and task.assignee == "anna"
+    manual = engine.start("two_starts")
+    assert [t.element_id for t in engine.open_tasks(manual)] == ["manual_intake"]
+    assert all(w["kind"] != "message" for w in engine.case(manual)["waiting"])

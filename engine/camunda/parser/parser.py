@@ -12,6 +12,7 @@ from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, full_tag
+from SpiffWorkflow.bpmn.parser.ProcessParser import ProcessParser
 from SpiffWorkflow.bpmn.parser.task_parsers import ConditionalGatewayParser, GatewayParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.defaults import SendTask
@@ -64,14 +65,25 @@ for _tag, _parser, _spec in (
     _register(_tag, _parser, _spec)
 
 
+class CamundaProcessParser(ProcessParser):
+    """Indexes only BPMN elements by id: a form's `camunda:value id="x"` is not the element `x`."""
+
+    def _index_process_nodes(self) -> None:
+        super()._index_process_nodes()
+        for node in self.xpath(".//*[@id]"):
+            if not node.tag.startswith(f"{{{BPMN_NS}}}"):
+                continue
+            self.nodes_by_id[node.get("id")] = node
+
+
 class CamundaCompatParser(BpmnParser):
     """Runs Camunda Modeler files: our parsers per tag; data stores need no implementation."""
 
     OVERRIDE_PARSER_CLASSES = _TAGS
+    PROCESS_PARSER_CLASS = CamundaProcessParser
 
     def _add_data_stores(self, bpmn: Any) -> None:
         """Data stores are documentation for Polku: nothing reads or writes them."""
-
 
 
 @dataclass

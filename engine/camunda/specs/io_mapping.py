@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+SHADOWED = "io_shadowed"  # internal data: process variables hidden by same-named input parameters
 Value = tuple  # ("text", str) | ("list", list[Value]) | ("map", list[tuple[str, Value]]) | ("script", str)
 
 
@@ -43,16 +44,17 @@ class IoMappingMixin:
     def _on_ready_hook(self, my_task: Any) -> None:
         if self.input_parameters:
             values = {p.name: evaluate_value(my_task, p.value) for p in self.input_parameters}
+            # A local variable may shadow a process variable of the same name: remember it to restore.
+            my_task.internal_data[SHADOWED] = {n: my_task.data[n] for n in values if n in my_task.data}
             my_task.data.update(values)
         super()._on_ready_hook(my_task)  # type: ignore[misc]
 
     def _on_complete_hook(self, my_task: Any) -> None:
-        if self.output_parameters:
-            outputs = {p.name: evaluate_value(my_task, p.value) for p in self.output_parameters}
+        outputs = {p.name: evaluate_value(my_task, p.value) for p in self.output_parameters}
+        if self.input_parameters:
+            shadowed = my_task.internal_data.pop(SHADOWED, {})
             for p in self.input_parameters:
                 my_task.data.pop(p.name, None)
-            my_task.data.update(outputs)
-        elif self.input_parameters:
-            for p in self.input_parameters:
-                my_task.data.pop(p.name, None)
+            my_task.data.update(shadowed)
+        my_task.data.update(outputs)
         super()._on_complete_hook(my_task)  # type: ignore[misc]

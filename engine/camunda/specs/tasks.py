@@ -196,6 +196,36 @@ class EventSubprocess(IoMappingMixin, _EventSubprocess):
         super().__init__(wf_spec, bpmn_id, subworkflow_spec, **kwargs)
         self.interrupting = interrupting
 
+    def copy_data(self, my_task: Any, subworkflow: Any) -> None:
+        """Start with the process variables as they are now (Camunda's process scope)."""
+        data = {**_process_variables(my_task.workflow, my_task), **my_task.data}
+        my_task.internal_data[SCOPE_AT_START] = deepcopy(data)
+        start = subworkflow.get_next_task(spec_name="Start")
+        start.set_data(**deepcopy(data))
+
+    def update_data(self, my_task: Any, subworkflow: Any) -> None:
+        """What the event subprocess changed becomes visible to the rest of the process."""
+        super().update_data(my_task, subworkflow)
+        before = my_task.internal_data.pop(SCOPE_AT_START, {})
+        changed = {k: v for k, v in my_task.data.items() if k not in before or before[k] != v}
+        if not changed:
+            return
+        for task in my_task.workflow.tasks.values():
+            if task is not my_task and not task.triggered and task._state & (_ACTIVE | TaskState.FUTURE):
+                task.data.update(deepcopy(changed))
+
+
+SCOPE_AT_START = "scope_at_start"  # internal data: process variables when an event subprocess started
+
+
+def _process_variables(workflow: Any, exclude: Any) -> dict[str, Any]:
+    """The variables of the process's open work (not of other event subprocesses)."""
+    merged: dict[str, Any] = {}
+    for task in workflow.tasks.values():
+        if task is not exclude and not task.triggered and task._state & _ACTIVE:
+            merged.update(task.data)
+    return merged
+
 
 def _event_subprocess_task(my_task: Any) -> Any:
     """The event subprocess task whose subworkflow `my_task` belongs to, if any."""

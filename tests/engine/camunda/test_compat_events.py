@@ -187,3 +187,20 @@ def test_message_event_subprocess_where_messages_cannot_reach_it_is_refused():
     callee = process("callee", with_event_subprocess(message_start(False)), MESSAGES)
     called = refused_at({"callee.bpmn": callee, "caller.bpmn": caller})
     assert "call activity" in called["esp_start"]
+
+
+def test_event_subprocess_sees_and_changes_process_variables(engine):
+    body = ('<bpmn:startEvent id="start"/><bpmn:userTask id="work" camunda:assignee="${caseManager}"/>'
+            '<bpmn:userTask id="more" camunda:assignee="${caseManager}"/><bpmn:endEvent id="end"/>'
+            + chain("start", "work", "more", "end")
+            + '<bpmn:subProcess id="esp" triggeredByEvent="true">' + message_start(False)
+            + '<bpmn:userTask id="handle" camunda:assignee="${caseManager}"/><bpmn:endEvent id="esp_end"/>'
+            + chain("esp_start", "handle", "esp_end") + '</bpmn:subProcess>')
+    case_id = run(engine, "esp_vars", body, {"caseManager": "anna"}, extra=MESSAGES)
+    engine.correlate("stopRequest", case_id=case_id)
+    handle = next(t for t in engine.open_tasks(case_id) if t.element_id == "handle")
+    assert handle.assignee == "anna"
+    engine.complete_task(handle.id, {"caseManager": "ben"})
+    complete_only_task(engine, case_id, element="work")
+    (more,) = engine.open_tasks(case_id)
+    assert more.element_id == "more" and more.assignee == "ben"

@@ -284,3 +284,27 @@ def test_call_activity_business_key_mapping_is_accepted(engine):
                                         '<camunda:in source="a" target="a"/>')
     assert seen.get("a") == 1
     assert engine.case(case_id)["businessKey"] == "BK-1"
+
+
+def test_an_input_parameter_shadows_a_process_variable_only_while_the_activity_runs(engine):
+    io = ('<bpmn:extensionElements><camunda:inputOutput>'
+          '<camunda:inputParameter name="caseManager">${caseManager}-local</camunda:inputParameter>'
+          '</camunda:inputOutput></bpmn:extensionElements>')
+    body = linear(f'<bpmn:serviceTask id="call" camunda:type="external" camunda:topic="shadow">{io}</bpmn:serviceTask>'
+                  '<bpmn:userTask id="after"/>', ids=("call", "after"))
+    case_id = run(engine, "shadow", body, {"caseManager": "anna"})
+    (job,) = fetch(engine, "shadow")
+    assert job.variables["caseManager"] == "anna-local"
+    engine.complete_job(job.id, "worker", {})
+    assert engine.case(case_id)["variables"]["caseManager"] == "anna"
+
+
+def test_an_enum_value_may_share_its_id_with_an_element(engine):
+    form = ('<bpmn:extensionElements><camunda:formData><camunda:formField id="next" type="enum">'
+            '<camunda:value id="team_review" name="Team"/><camunda:value id="done" name="Done"/>'
+            '</camunda:formField></camunda:formData></bpmn:extensionElements>')
+    body = linear(f'<bpmn:userTask id="choose">{form}</bpmn:userTask><bpmn:userTask id="team_review"/>',
+                  ids=("choose", "team_review"))
+    case_id = run(engine, "enum_ids", body)
+    complete_only_task(engine, case_id, data={"next": "team_review"})
+    assert waiting(engine, case_id) == [("userTask", "team_review")]
