@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import LargeBinary, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from casework.errors import CaseworkError, NotFound
+from casework.errors import CaseworkError, get_or_raise
 from casework.identity_code import IdentityCodeKeys, parse
 from casework.models import UtcDateTime, enum_type
 from engine.models import Base
@@ -66,10 +66,7 @@ def find_by_identity_code(session: Session, keys: IdentityCodeKeys, identity_cod
 
 
 def get_client(session: Session, client_id: str) -> Client:
-    client = session.get(Client, client_id)
-    if client is None:
-        raise NotFound(f"no client {client_id!r}")
-    return client
+    return get_or_raise(session, Client, client_id, "client")
 
 
 def identity_code_of(keys: IdentityCodeKeys, client: Client) -> str:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from casework.errors import CaseworkError, NotFound, Refused
+from casework.errors import CaseworkError, Refused, get_or_raise
 from casework.models import UtcDateTime
 from engine.models import Base
 
@@ -45,9 +45,7 @@ def record_consent(session: Session, client_id: str, partner_id: int, scope: str
 
 def revoke_consent(session: Session, consent_id: int, at: datetime, by: str) -> Consent:
     """The client withdraws the consent; disclosures after `at` need another basis."""
-    consent = session.get(Consent, consent_id)
-    if consent is None:
-        raise NotFound(f"no consent {consent_id}")
+    consent = get_or_raise(session, Consent, consent_id, "consent")
     if consent.revoked_at is not None:
         raise Refused("the consent is already revoked")
     consent.revoked_at = at

@@ -9,7 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from casework.client_case import get_case
-from casework.errors import CaseworkError, NotFound
+from casework.errors import CaseworkError, get_or_raise
 from casework.models import UtcDateTime, enum_type
 from engine.models import Base
 
@@ -62,10 +62,7 @@ def add_partner(session: Session, organisation: str, kind: PartnerKind, unit: st
 
 
 def get_partner(session: Session, partner_id: int) -> NetworkPartner:
-    partner = session.get(NetworkPartner, partner_id)
-    if partner is None:
-        raise NotFound(f"no network partner {partner_id}")
-    return partner
+    return get_or_raise(session, NetworkPartner, partner_id, "network partner")
 
 
 def partners(session: Session, kind: PartnerKind | None = None) -> list[NetworkPartner]:
@@ -90,9 +87,7 @@ def add_responsibility(session: Session, case_id: str, partner_id: int, responsi
 
 
 def end_responsibility(session: Session, responsibility_id: int, at: datetime) -> None:
-    row = session.get(PartnerResponsibility, responsibility_id)
-    if row is None:
-        raise NotFound(f"no partner responsibility {responsibility_id}")
+    row = get_or_raise(session, PartnerResponsibility, responsibility_id, "partner responsibility")
     row.to_at = at
 
 

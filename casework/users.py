@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from casework.errors import NotFound
+from casework.errors import get_or_raise
 from casework.models import UtcDateTime, enum_type
 from engine.models import Base
 
@@ -61,10 +61,7 @@ def add_user(session: Session, user_id: str, name: str, roles: Iterable[Role], a
 
 
 def get_user(session: Session, user_id: str) -> StaffUser:
-    user = session.get(StaffUser, user_id)
-    if user is None:
-        raise NotFound(f"no staff user {user_id!r}")
-    return user
+    return get_or_raise(session, StaffUser, user_id, "staff user")
 
 
 def users_with_role(session: Session, role: Role, active_only: bool = True) -> list[StaffUser]:
