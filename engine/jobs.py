@@ -189,11 +189,14 @@ def extend_lock(engine: Engine, job_id: str, worker_id: str, duration_ms: int) -
         job.lock_expires_at = now + timedelta(milliseconds=duration_ms)
 
 
-def unlock(engine: Engine, job_id: str) -> None:
+def unlock(engine: Engine, job_id: str, worker_id: str | None = None) -> None:
+    """Release a job's lock; with `worker_id`, only if that worker still holds it (else Conflict)."""
     with engine.db.transaction() as session:
-        job = session.get(Job, job_id)
+        job = session.execute(select(Job).where(Job.id == job_id).with_for_update()).scalar_one_or_none()
         if job is None:
             raise NotFound(f"job {job_id} does not exist")
+        if worker_id is not None and job.lock_owner != worker_id:
+            raise Conflict(f"job {job_id} is locked by {job.lock_owner or 'nobody'}, not by {worker_id}")
         job.lock_owner = None
         job.lock_expires_at = None
 

@@ -179,8 +179,8 @@ class Engine:
     def extend_lock(self, job_id: str, worker_id: str, duration_ms: int) -> None:
         jobs.extend_lock(self, job_id, worker_id, duration_ms)
 
-    def unlock(self, job_id: str) -> None:
-        jobs.unlock(self, job_id)
+    def unlock(self, job_id: str, worker_id: str | None = None) -> None:
+        jobs.unlock(self, job_id, worker_id)
 
     def release_expired_locks(self, now: datetime | None = None) -> int:
         return jobs.release_expired_locks(self, now or self.clock())

@@ -177,11 +177,39 @@ def scheduler() -> None:
 
 
 @cli.command()
+@click.option("--topics", default=None, help="Comma-separated topics (default: every registered topic).")
+@click.option("--concurrency", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch", default=10, show_default=True, type=click.IntRange(min=1), help="Jobs fetched at once.")
+@click.option("--grace", default=30.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds to let running handlers finish after SIGTERM/SIGINT.")
+def worker(topics: str | None, concurrency: int, batch: int, grace: float) -> None:
+    """Run the job handlers until SIGTERM or SIGINT (handler modules from POLKU_HANDLER_MODULES too)."""
+    import logging
+    import signal
+
+    from workers.builtins import load
+    from workers.runner import Runner
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    registry = load(settings.handler_modules)
+    chosen = [t.strip() for t in topics.split(",") if t.strip()] if topics else None
+    try:
+        runner = Runner(make_engine(settings), registry, topics=chosen, concurrency=concurrency, batch=batch,
+                        grace_s=grace)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from err
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: runner.stop())
+    runner.run()
+
+
+@cli.command()
 @click.option("--demo/--no-demo", default=True, help="Deploy bpmn/ and load demo data first.")
 def serve(demo: bool) -> None:
-    """Serve the web app with the scheduler in-process (the embedded default)."""
+    """Serve the web app with the scheduler and the job workers in-process (the embedded default)."""
     from engine.scheduler import start_background
-    from polku.embedded import prepare
+    from polku.embedded import prepare, start_workers
     from webapp import create_app
 
     settings = Settings.from_env()
@@ -189,10 +217,14 @@ def serve(demo: bool) -> None:
     if demo:
         prepare(engine, settings)
     sched = start_background(engine)
+    runner = start_workers(engine, settings)
     app = create_app({"ENGINE": engine})
     try:
         app.run(host=settings.host, port=settings.port, use_reloader=False)
     finally:
+        if runner is not None:
+            runner.stop()
+            runner.stopped.wait(runner.grace_s + 1)
         sched.shutdown(wait=False)
 
 

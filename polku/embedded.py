@@ -1,4 +1,4 @@
-"""The embedded default: deploy bpmn/ and load demo cases into an empty database."""
+"""The embedded default: deploy bpmn/, load demo cases into an empty database, run the workers in-process."""
 
 from __future__ import annotations
 
@@ -26,3 +26,17 @@ def prepare(engine: Any, settings: Settings) -> None:
         load_demo(engine)
     except EngineError:
         log.exception("demo data could not be loaded")
+
+
+def start_workers(engine: Any, settings: Settings) -> Any:
+    """Run every registered handler on a background Runner; None when no handler is registered."""
+    from workers.builtins import load
+    from workers.runner import Runner, default_worker_id, start_background
+
+    registry = load(settings.handler_modules)
+    if not len(registry):
+        return None
+    runner = Runner(engine, registry, worker_id=f"embedded-{default_worker_id()}")
+    start_background(runner)
+    return runner
+

@@ -17,6 +17,7 @@ class Settings:
     host: str
     port: int
     secret_key: str  # derives the identity code search and encryption keys
+    handler_modules: tuple[str, ...] = ()  # extra job handler modules the workers import (POLKU_HANDLER_MODULES)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -32,6 +33,7 @@ class Settings:
             port=int(env.get("POLKU_PORT", "5000")),
             secret_key=env.get("POLKU_SECRET_KEY") or key_file_secret(
                 Path(env.get("POLKU_SECRET_KEY_FILE") or ROOT / "var" / "secret_key")),
+            handler_modules=tuple(m.strip() for m in env.get("POLKU_HANDLER_MODULES", "").split(",") if m.strip()),
         )
 
 

@@ -373,3 +373,22 @@ def test_a_job_completion_that_fails_rolls_back_and_keeps_the_lock(engine: Engin
     engine.complete_job(job.id, "w1", {"price": 3})
     assert engine.case(case_id)["variables"]["total"] == 6
     assert open_task_elements(engine, case_id) == ["after"]
+
+
+def test_unlock_by_a_worker_that_no_longer_holds_the_job_is_a_conflict(engine, clock):
+    body = ('<bpmn:startEvent id="s"/><bpmn:serviceTask id="t" camunda:type="external" camunda:topic="unlockme"/>'
+            '<bpmn:endEvent id="e"/>' + chain("s", "t", "e"))
+    engine.deploy({"unlock.bpmn": process("unlock_p", body)})
+    case_id = engine.start("unlock_p")
+    (job,) = engine.fetch_and_lock("a", [TopicRequest("unlockme", lock_duration_ms=1000)], 1)
+    clock.advance(seconds=2)
+    engine.release_expired_locks()
+    (taken,) = engine.fetch_and_lock("b", [TopicRequest("unlockme")], 1)
+    assert taken.id == job.id
+    with pytest.raises(Conflict):
+        engine.unlock(job.id, "a")
+    assert engine.fetch_and_lock("c", [TopicRequest("unlockme")], 1) == []
+    engine.unlock(job.id, "b")
+    assert [j.id for j in engine.fetch_and_lock("c", [TopicRequest("unlockme")], 1)] == [job.id]
+    assert engine.case(case_id)["status"] == "active"
+
