@@ -9,10 +9,12 @@ from typing import Any
 from sqlalchemy import DateTime, Enum
 from sqlalchemy.types import TypeDecorator
 
+from engine.models import enum_column
+
 
 def enum_type(cls: type[enum.Enum]) -> Enum:
-    """A portable enum column stored as its value string; no native type, so adding a value needs no DDL."""
-    return Enum(cls, native_enum=False, length=40, values_callable=lambda e: [m.value for m in e])
+    """Casework enums get longer value strings than the engine's."""
+    return enum_column(cls, length=40)
 
 
 class UtcDateTime(TypeDecorator[datetime]):

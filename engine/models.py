@@ -30,8 +30,9 @@ class Base(DeclarativeBase):
     pass
 
 
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+def enum_column(cls: type[enum.Enum], length: int = 20) -> Enum:
+    """A portable enum column stored as its value string; no native type, so adding a value needs no DDL."""
+    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
 
 class CaseStatus(enum.Enum):
@@ -87,7 +88,7 @@ class Case(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("definition.id"), index=True)
     business_key: Mapped[str | None] = mapped_column(String(200), index=True)
-    status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus), index=True)
+    status: Mapped[CaseStatus] = mapped_column(enum_column(CaseStatus), index=True)
     state: Mapped[str] = mapped_column(Text)
     state_format: Mapped[str] = mapped_column(String(20))
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -107,7 +108,7 @@ class Task(Base):
     case_id: Mapped[str] = mapped_column(ForeignKey("case.id"), index=True)
     element_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str | None] = mapped_column(String(300))
-    status: Mapped[TaskStatus] = mapped_column(_enum(TaskStatus))
+    status: Mapped[TaskStatus] = mapped_column(enum_column(TaskStatus))
     assignee: Mapped[str | None] = mapped_column(String(200), index=True)
     candidate_users: Mapped[list[str]] = mapped_column(JSON, default=list)
     candidate_groups: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -36,6 +36,3 @@ def camunda_children(node: etree._Element, path: str) -> list[etree._Element]:
         found.extend(current)
     return found
 
-
-def has_extension(node: etree._Element, name: str) -> bool:
-    return bool(camunda_children(node, name))

@@ -69,17 +69,12 @@ class UserTask(IoMappingMixin, _UserTask):
         my_task.internal_data["assignment"] = engine.evaluate_assignment(my_task, self.assignment)
 
 
-class ExternalTask(IoMappingMixin, BpmnSpecMixin):
-    """A service-like element run by a worker: it waits, STARTED, until its job is completed.
-
-    Covers `camunda:type="external"` and, so that Python workers can implement them, Java
-    delegates (`class`, `expression`, `delegateExpression`) and connectors: the topic is then the
-    class name, the expression text or the connector id.
-    """
+class JobMixin:
+    """Makes an element wait, STARTED, until a worker completes its job (see engine/jobs.py)."""
 
     def __init__(self, wf_spec: Any, bpmn_id: str, *, topic: str, implementation: str,
                  priority: str | None = None, **kwargs: Any) -> None:
-        super().__init__(wf_spec, bpmn_id, **kwargs)
+        super().__init__(wf_spec, bpmn_id, **kwargs)  # type: ignore[call-arg]
         self.topic = topic
         self.implementation = implementation
         self.priority = priority
@@ -93,18 +88,17 @@ class ExternalTask(IoMappingMixin, BpmnSpecMixin):
         return None
 
 
-class ExternalEndEvent(IoMappingMixin, _EndEvent):
+class ExternalTask(JobMixin, IoMappingMixin, BpmnSpecMixin):
+    """A service-like element run by a worker.
+
+    Covers `camunda:type="external"` and, so that Python workers can implement them, Java
+    delegates (`class`, `expression`, `delegateExpression`) and connectors: the topic is then the
+    class name, the expression text or the connector id.
+    """
+
+
+class ExternalEndEvent(JobMixin, IoMappingMixin, _EndEvent):
     """A message end event implemented by a worker: the job runs, then the process ends there."""
-
-    def __init__(self, wf_spec: Any, bpmn_id: str, *, topic: str, implementation: str, **kwargs: Any) -> None:
-        super().__init__(wf_spec, bpmn_id, **kwargs)
-        self.topic = topic
-        self.implementation = implementation
-        self.priority = None
-
-    def _run_hook(self, my_task: Any) -> None:
-        my_task.internal_data["job"] = {"topic": self.topic, "priority": 0}
-        return None
 
     def _on_complete_hook(self, my_task: Any) -> None:
         super()._on_complete_hook(my_task)
