@@ -189,14 +189,16 @@ def worker(topics: str | None, concurrency: int, batch: int, grace: float) -> No
 
     from workers.builtins import load
     from workers.runner import Runner
+    from workers.services import Services
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     registry = load(settings.handler_modules)
     chosen = [t.strip() for t in topics.split(",") if t.strip()] if topics else None
     try:
-        runner = Runner(make_engine(settings), registry, topics=chosen, concurrency=concurrency, batch=batch,
-                        grace_s=grace)
+        engine = make_engine(settings)
+        runner = Runner(engine, registry, topics=chosen, concurrency=concurrency, batch=batch, grace_s=grace,
+                        services=Services.of(engine, settings.secret_key, settings.mail))
     except ValueError as err:
         raise click.ClickException(str(err)) from err
     for sig in (signal.SIGTERM, signal.SIGINT):

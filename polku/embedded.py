@@ -32,11 +32,13 @@ def start_workers(engine: Any, settings: Settings) -> Any:
     """Run every registered handler on a background Runner; None when no handler is registered."""
     from workers.builtins import load
     from workers.runner import Runner, default_worker_id, start_background
+    from workers.services import Services
 
     registry = load(settings.handler_modules)
     if not len(registry):
         return None
-    runner = Runner(engine, registry, worker_id=f"embedded-{default_worker_id()}")
+    runner = Runner(engine, registry, worker_id=f"embedded-{default_worker_id()}",
+                    services=Services.of(engine, settings.secret_key, settings.mail))
     start_background(runner)
     return runner
 

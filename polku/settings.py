@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from workers.services import MailSettings
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -18,6 +20,8 @@ class Settings:
     port: int
     secret_key: str  # derives the identity code search and encryption keys
     handler_modules: tuple[str, ...] = ()  # extra job handler modules the workers import (POLKU_HANDLER_MODULES)
+    mail: MailSettings | None = None  # POLKU_SMTP_*; without a host, mail waits in the outbox
+
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -34,7 +38,19 @@ class Settings:
             secret_key=env.get("POLKU_SECRET_KEY") or key_file_secret(
                 Path(env.get("POLKU_SECRET_KEY_FILE") or ROOT / "var" / "secret_key")),
             handler_modules=tuple(m.strip() for m in env.get("POLKU_HANDLER_MODULES", "").split(",") if m.strip()),
+            mail=mail_settings(env),
         )
+
+
+def mail_settings(env: dict[str, str]) -> MailSettings | None:
+    """SMTP from POLKU_SMTP_HOST, _PORT, _USER, _PASSWORD, _STARTTLS and POLKU_MAIL_FROM; None without a host."""
+    host = env.get("POLKU_SMTP_HOST", "").strip()
+    if not host:
+        return None
+    return MailSettings(host=host, port=int(env.get("POLKU_SMTP_PORT", "25")),
+                        sender=env.get("POLKU_MAIL_FROM") or MailSettings.sender,
+                        username=env.get("POLKU_SMTP_USER") or None, password=env.get("POLKU_SMTP_PASSWORD") or None,
+                        starttls=env.get("POLKU_SMTP_STARTTLS", "").lower() in ("1", "true", "yes"))
 
 
 def key_file_secret(path: Path) -> str:

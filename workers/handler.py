@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from engine.jobs import LockedJob
+    from workers.services import Services
 
 
 @dataclass(frozen=True)
@@ -23,11 +24,18 @@ class JobContext:
     retries: int | None = None  # None until the job has failed once
     worker_id: str = ""
     lock_expires_at: datetime | None = None
+    services: Services | None = None  # Polku's database, clock, keys and mail, when the runner was given them
 
     @classmethod
-    def of(cls, job: LockedJob) -> JobContext:
+    def of(cls, job: LockedJob, services: Services | None = None) -> JobContext:
         return cls(job.id, job.topic, job.case_id, job.business_key, dict(job.variables), job.retries,
-                   job.worker_id, job.lock_expires_at)
+                   job.worker_id, job.lock_expires_at, services)
+
+    def need_services(self) -> Services:
+        """The services, for handlers that cannot work without them (a Failure says what is missing)."""
+        if self.services is None:
+            raise Failure(f"topic {self.topic}: the worker was started without Polku's services (database, keys)")
+        return self.services
 
 
 class BpmnError(Exception):

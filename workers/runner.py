@@ -26,6 +26,7 @@ from workers.outcome import Failed, call, report
 
 if TYPE_CHECKING:
     from engine.runtime import Engine
+    from workers.services import Services
 
 log = logging.getLogger("polku.workers")
 
@@ -52,11 +53,12 @@ class Runner:
     def __init__(self, engine: Engine, registry: HandlerRegistry, worker_id: str | None = None,
                  topics: Iterable[str] | None = None, concurrency: int = 1, batch: int = 10,
                  lock_ms: int = 30_000, time_limit_s: float = 300.0, grace_s: float = 30.0,
-                 idle_max_s: float = 2.0) -> None:
+                 idle_max_s: float = 2.0, services: Services | None = None) -> None:
         if concurrency < 1 or batch < 1 or lock_ms <= 0 or time_limit_s <= 0 or grace_s < 0:
             raise ValueError("concurrency and batch must be >= 1, lock_ms and time_limit_s > 0, grace_s >= 0")
         self.engine = engine
         self.registry = registry
+        self.services = services
         self.worker_id = worker_id or default_worker_id()
         self.topics = list(topics) if topics is not None else registry.topics()
         if not self.topics:
@@ -144,7 +146,7 @@ class Runner:
     def _work(self, held: _Held) -> None:
         job = held.job
         try:
-            outcome = call(self.registry.get(job.topic), JobContext.of(job))
+            outcome = call(self.registry.get(job.topic), JobContext.of(job, self.services))
             with self._lock:
                 if held.done:
                     log.warning("job %s: late result of a handler past its time limit dropped", job.id)

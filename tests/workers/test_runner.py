@@ -257,7 +257,7 @@ def test_a_completion_after_the_lock_was_lost_is_dropped_not_retried(engine: Eng
 def test_embedded_serve_runs_the_registered_handlers_in_the_background(engine: Engine, monkeypatch, tmp_path) -> None:
     from polku.embedded import start_workers
 
-    settings = Settings("sqlite://", tmp_path, "127.0.0.1", 5000, "secret")
+    settings = Settings("sqlite://", tmp_path, "127.0.0.1", 5000, "a-test-secret-of-32-characters!!")
     monkeypatch.setattr(builtins, "registry", HandlerRegistry())
     assert start_workers(engine, settings) is None  # nothing registered: no runner
 
@@ -280,7 +280,7 @@ def test_polku_worker_exits_cleanly_on_sigterm(database_url: str, tmp_path: Path
         engine.deploy({"jobs.bpmn": single_job(topic="slow")})
         variables = {"marker_dir": str(tmp_path), "sleep": 1.0}
         cases = {bk: engine.start("jobs", bk, variables) for bk in ("BK-1", "BK-2")}
-        env = {**os.environ, "POLKU_DATABASE_URL": database_url, "POLKU_SECRET_KEY": "test-secret",
+        env = {**os.environ, "POLKU_DATABASE_URL": database_url, "POLKU_SECRET_KEY": "a-test-secret-of-32-characters!!",
                "POLKU_HANDLER_MODULES": "tests.workers.sample_handlers",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         proc = subprocess.Popen([str(POLKU), "worker", "--topics", "slow", "--concurrency", "1", "--grace", "20"],
