@@ -31,3 +31,4 @@ test: install lint lint-bpmn
 bench: install
 	$(BIN)/python bench/transition.py
 	$(BIN)/python bench/growth.py
+	$(BIN)/python bench/workers.py --postgres $(PG_URL)

@@ -9,7 +9,9 @@ any case left with none.
 from __future__ import annotations
 
 import enum
+import logging
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, exists, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -18,7 +20,15 @@ from casework.client_case import CaseStatus, ClientCase, get_case
 from casework.errors import NotFound, Refused
 from casework.models import UtcDateTime, enum_type
 from casework.users import CASE_MANAGER_ROLES, get_user
+from engine.errors import EngineError
 from engine.models import Base
+
+if TYPE_CHECKING:
+    from engine.runtime import Engine
+
+log = logging.getLogger("polku.casework")
+
+CHANGE_MESSAGE = "caseManagerChange"  # the message that starts the process's case manager change flow
 
 
 class AssignmentReason(enum.Enum):
@@ -169,4 +179,21 @@ def deactivate_user(session: Session, user_id: str, at: datetime) -> list[str]:
     case_ids = cases_of_case_manager(session, user_id)
     for case_id in case_ids:
         request_change(session, case_id, AssignmentReason.DEACTIVATED, at)
+    return case_ids
+
+
+def deactivate_and_request_changes(engine: Engine, user_id: str, at: datetime, by: str = "polku") -> list[str]:
+    """Deactivates the user and starts the case manager change flow in each of their open cases.
+
+    A case whose process cannot take the message (e.g. it waits nowhere for it) stays marked by
+    `request_change` and is listed as the highest staffing alarm until someone is named.
+    """
+    with engine.db.transaction() as session:
+        case_ids = deactivate_user(session, user_id, at)
+    for case_id in case_ids:
+        try:
+            engine.correlate(CHANGE_MESSAGE, case_id=case_id,
+                             variables={"changeRequestedBy": by, "changeReason": AssignmentReason.DEACTIVATED.value})
+        except EngineError as err:
+            log.warning("case %s: the change flow could not start: %s", case_id, err)
     return case_ids

@@ -63,6 +63,15 @@ def parse(text: str) -> IdentityCode:
     return IdentityCode(code=code, birth_date=birth)
 
 
+def fictitious_code(birth: date, individual: int) -> str:
+    """A checksum-valid code in the 900-999 series, which no real person has: for demo and test data."""
+    if not 900 <= individual <= 999:
+        raise ValueError("fictitious codes use individual numbers 900-999")
+    sign = {1800: "+", 1900: "-", 2000: "A"}[birth.year // 100 * 100]
+    digits = f"{birth:%d%m}{birth.year % 100:02d}{individual:03d}"
+    return f"{digits[:6]}{sign}{digits[6:]}{CHECK_CHARS[int(digits) % 31]}"
+
+
 def validation_error(text: str) -> str | None:
     """The problem with the code as a message, or None when it is valid (for form validation)."""
     try:

@@ -103,6 +103,7 @@ class PlanVersion(Base):
     division_of_labour: Mapped[str] = mapped_column(Text, default="")
     next_meeting: Mapped[date | None] = mapped_column()
     reason: Mapped[str | None] = mapped_column(Text)  # why this revision was made
+    key: Mapped[str | None] = mapped_column(String(200), unique=True)  # the job that saved it, so it saves once
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     items: Mapped[list[PlanItem]] = relationship(order_by="PlanItem.position", lazy="selectin")
@@ -158,8 +159,15 @@ def _problems(draft: PlanDraft) -> list[str]:
 
 
 def save_plan(session: Session, case_id: str, draft: PlanDraft, by: str, at: datetime,
-              reason: str | None = None) -> PlanVersion:
-    """Saves the draft as the case's next plan version; refuses it whole if any item is incomplete."""
+              reason: str | None = None, key: str | None = None) -> PlanVersion:
+    """Saves the draft as the case's next plan version; refuses it whole if any item is incomplete.
+
+    With `key`, saving again under the same key returns the version already saved (a job run twice).
+    """
+    if key is not None:
+        done = session.scalar(select(PlanVersion).where(PlanVersion.key == key))
+        if done is not None:
+            return done
     problems = _problems(draft)
     if problems:
         raise IncompletePlan(problems)
@@ -170,7 +178,7 @@ def save_plan(session: Session, case_id: str, draft: PlanDraft, by: str, at: dat
     plan = PlanVersion(case_id=case_id, version=(latest or 0) + 1, follow_up_months=draft.follow_up_months,
                        starting_situation=dict(draft.starting_situation), client_view=draft.client_view,
                        division_of_labour=draft.division_of_labour, next_meeting=draft.next_meeting,
-                       reason=reason, created_by=by, created_at=at)
+                       reason=reason, created_by=by, created_at=at, key=key)
     session.add(plan)
     session.flush()
     items = [PlanItem(kind=ItemKind.MAIN_GOAL if g.main else ItemKind.GOAL, text=g.text.strip(),

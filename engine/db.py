@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -17,7 +19,9 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        server = create_engine(url, pool_size=10, max_overflow=20)
+        _ping_when_idle(server)
+        return server
     kwargs: dict[str, Any] = {"connect_args": {"timeout": 30, "check_same_thread": False}}
     if url in ("sqlite://", "sqlite:///:memory:"):
         kwargs["poolclass"] = StaticPool
@@ -39,6 +43,38 @@ def make_engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+PING_IDLE_S = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection at checkout only if it sat idle over PING_IDLE_S (pool_pre_ping pings always).
+
+    A busy worker checks a connection out for every transaction; the ping was a round trip each time.
+    A connection back in the pool for under a second is taken as alive: one that died meanwhile fails
+    its statement, and SQLAlchemy then sees the disconnect and renews the whole pool.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["polku.idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("polku.idle_since", None)
+        if getattr(dbapi_conn, "broken", False) or getattr(dbapi_conn, "closed", False):
+            raise DisconnectionError("connection is closed")
+        if since is None or time.monotonic() - since <= PING_IDLE_S:
+            return  # just opened, or just used
+        try:
+            cursor = dbapi_conn.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+        except Exception as err:  # noqa: BLE001 - any failure: let the pool replace the connection
+            raise DisconnectionError(str(err)) from err
 
 
 class Database:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, NotFound, ProcessError
 from engine.models import Case, CaseStatus, Definition, HistoryEvent, Incident, Job
@@ -83,23 +84,51 @@ def fetch_and_lock(engine: Engine, worker_id: str, topics: list[TopicRequest], m
                 query = query.where(Case.business_key == topic.business_key)
             query = query.order_by(Job.priority.desc(), Job.created_at) if use_priority else query.order_by(
                 Job.created_at)
+            expires = now + timedelta(milliseconds=topic.lock_duration_ms)
             if engine.db.is_postgres:
                 query = query.with_for_update(of=Job, skip_locked=True)
+                locked += _lock_returning(session, query, topic, worker_id, expires, use_priority)
+                continue
             ids = list(session.execute(query).scalars())
             if not ids:
                 continue
-            expires = now + timedelta(milliseconds=topic.lock_duration_ms)
             session.execute(update(Job).where(Job.id.in_(ids)).values(lock_owner=worker_id, lock_expires_at=expires))
             rows = session.execute(
                 select(Job, Case.business_key, Definition.key).join(Case, Case.id == Job.case_id)
                 .join(Definition, Definition.id == Case.definition_id).where(Job.id.in_(ids))).all()
-            for job, business_key, key in rows:
-                variables = dict(job.variables or {})
-                if topic.variables is not None:
-                    variables = {k: v for k, v in variables.items() if k in topic.variables}
-                locked.append(LockedJob(job.id, job.topic, job.case_id, business_key, key, job.element_id, worker_id,
-                                        expires, job.retries, job.priority, variables, job.error_message))
+            locked += [_locked(job, business_key, key, topic, worker_id, expires) for job, business_key, key in rows]
     return locked
+
+
+def _lock_returning(session: Session, query: Any, topic: TopicRequest, worker_id: str, expires: datetime,
+                    use_priority: bool) -> list[LockedJob]:
+    """PostgreSQL: choose (SKIP LOCKED), lock and read the jobs in one statement instead of three.
+
+    The chosen ids are a MATERIALIZED CTE, so the locking subquery runs exactly once; RETURNING
+    has no order, so the jobs are put back in the order they were chosen by.
+    """
+    chosen = query.cte("chosen").prefix_with("MATERIALIZED")
+    statement = (update(Job).where(Job.id.in_(select(chosen.c.id)), Case.id == Job.case_id,
+                                   Definition.id == Case.definition_id)
+                 .values(lock_owner=worker_id, lock_expires_at=expires)
+                 .returning(Job, Case.business_key, Definition.key))
+    rows = session.execute(statement, execution_options={"synchronize_session": False}).all()
+    rows.sort(key=lambda r: (-r[0].priority, r[0].created_at) if use_priority else r[0].created_at)
+    return [_locked(job, business_key, key, topic, worker_id, expires) for job, business_key, key in rows]
+
+
+def _locked(job: Job, business_key: str | None, key: str, topic: TopicRequest, worker_id: str,
+            expires: datetime) -> LockedJob:
+    variables = dict(job.variables or {})
+    if topic.variables is not None:
+        variables = {k: v for k, v in variables.items() if k in topic.variables}
+    return LockedJob(job.id, job.topic, job.case_id, business_key, key, job.element_id, worker_id,
+                     expires, job.retries, job.priority, variables, job.error_message)
+
+
+_JOB_TABLE = Job.__table__
+_JOB_HOLDER = select(_JOB_TABLE.c.case_id, _JOB_TABLE.c.lock_owner).where(_JOB_TABLE.c.id == bindparam("job_id"))
+_JOB_OWNER = select(_JOB_TABLE.c.lock_owner).where(_JOB_TABLE.c.id == bindparam("job_id"))
 
 
 def _locked_job(engine: Engine, job_id: str, worker_id: str | None) -> Job:
@@ -127,10 +156,25 @@ def _job_task(ctx: Any, job_id: str) -> Any:
     return task
 
 
+def _held_job_case(session: Session, job_id: str, worker_id: str) -> str:
+    """The case of a job this worker holds, read inside the case transaction (checks as _locked_job)."""
+    row = session.execute(_JOB_HOLDER, {"job_id": job_id}).first()
+    if row is None:
+        done = session.execute(select(HistoryEvent.state).where(HistoryEvent.task_id == job_id)).first()
+        if done is not None:
+            raise Conflict(f"job {job_id} has already been {done[0]}")
+        raise NotFound(f"job {job_id} does not exist")
+    case_id, owner = row
+    if owner != worker_id:
+        raise Conflict(f"job {job_id} is locked by {owner or 'nobody'}, not by {worker_id}")
+    return str(case_id)
+
+
 def complete(engine: Engine, job_id: str, worker_id: str, variables: Mapping[str, Any] | None) -> None:
-    job = _locked_job(engine, job_id, worker_id)
-    with engine.tx.open(job.case_id, actor=worker_id) as ctx:
-        still = ctx.session.execute(select(Job.lock_owner).where(Job.id == job_id)).scalar_one_or_none()
+    """Complete a held job: one transaction finds its case, locks it, re-checks the lock and advances the case."""
+    with engine.tx.open_found(lambda session: _held_job_case(session, job_id, worker_id), actor=worker_id) as ctx:
+        # the lock may have changed hands while this waited for the case lock
+        still = ctx.session.execute(_JOB_OWNER, {"job_id": job_id}).scalar_one_or_none()
         if still != worker_id:
             raise Conflict(f"job {job_id} is no longer locked by {worker_id}")
         task = _job_task(ctx, job_id)

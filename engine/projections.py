@@ -47,6 +47,7 @@ _INSERT_TASK = insert(_TASK)
 _INSERT_CANDIDATE = insert(_CANDIDATE)
 _JOB_IDS = select(_JOB.c.id).where(_JOB.c.case_id == bindparam("case_id"))
 _DELETE_JOBS = delete(_JOB).where(_JOB.c.id.in_(bindparam("ids", expanding=True)))
+_DELETE_CASE_JOBS = delete(_JOB).where(_JOB.c.case_id == bindparam("case_id"))
 _INSERT_JOB = insert(_JOB)
 _DELETE_TIMERS = delete(_TIMER).where(_TIMER.c.case_id == bindparam("case_id"))
 _INSERT_TIMER = insert(_TIMER)
@@ -223,6 +224,11 @@ def _has_candidates(task: Any) -> bool:
 
 
 def _write_jobs(conn: Any, case_id: str, items: list[WaitItem], now: datetime, none_yet: bool) -> None:
+    if not items:
+        # no job wanted (the usual end of a job's completion): every row of the case goes, one statement
+        if not none_yet:
+            conn.execute(_DELETE_CASE_JOBS, {"case_id": case_id})
+        return
     existing, wanted, gone = _compare(conn, _JOB_IDS, case_id, items, none_yet)
     if gone:
         conn.execute(_DELETE_JOBS, {"ids": sorted(gone)})

@@ -112,6 +112,16 @@ class Engine:
             row.assignee = user
             row.claimed_at = self.clock() if user else None
 
+    def reassign(self, case_id: str, from_user: str, to_user: str) -> list[str]:
+        """Hand the case's open tasks of `from_user` to `to_user` (a case manager change); returns their ids."""
+        with self.db.transaction() as session:
+            rows = list(session.execute(select(Task).where(Task.case_id == case_id, Task.status == TaskStatus.OPEN,
+                                                           Task.assignee == from_user).with_for_update()).scalars())
+            for row in rows:
+                row.assignee = to_user
+                row.claimed_at = self.clock()
+            return [row.id for row in rows]
+
     @guard
     def cancel(self, case_id: str, actor: str | None = None) -> None:
         with self.tx.open(case_id, actor) as ctx:
@@ -196,6 +206,65 @@ class Engine:
     def correlate(self, message: str, case_id: str | None = None, business_key: str | None = None,
                   variables: Mapping[str, Any] | None = None, all_matches: bool = False) -> list[str]:
         return messages.correlate(self, message, case_id, business_key, variables, all_matches)
+
+    # -- reads for the Camunda-compatible REST API ------------------------------------------------
+    def external_jobs(self, job_ids: list[str] | None = None, topic: str | None = None,
+                      worker_id: str | None = None, locked: bool | None = None, case_id: str | None = None,
+                      business_key: str | None = None, element_id: str | None = None,
+                      with_retries_left: bool | None = None, offset: int = 0, limit: int = 1000
+                      ) -> list[dict[str, Any]]:
+        """Jobs with their case and definition, oldest first; `locked` means a lock that has not run out."""
+        from engine.models import Job
+
+        now = self.clock()
+        query = (select(Job, Case, Definition).join(Case, Case.id == Job.case_id)
+                 .join(Definition, Definition.id == Case.definition_id)
+                 .order_by(Job.created_at, Job.id).offset(offset).limit(limit))
+        if job_ids is not None:
+            query = query.where(Job.id.in_(job_ids))
+        for column, value in ((Job.topic, topic), (Job.lock_owner, worker_id), (Job.case_id, case_id),
+                              (Case.business_key, business_key), (Job.element_id, element_id)):
+            if value is not None:
+                query = query.where(column == value)
+        if locked is True:
+            query = query.where(Job.lock_expires_at.is_not(None), Job.lock_expires_at > now)
+        elif locked is False:
+            query = query.where((Job.lock_expires_at.is_(None)) | (Job.lock_expires_at <= now))
+        if with_retries_left is True:
+            query = query.where((Job.retries.is_(None)) | (Job.retries > 0))
+        elif with_retries_left is False:
+            query = query.where(Job.retries == 0)
+        with self.db.transaction() as session:
+            rows = session.execute(query).all()
+        return [{
+            "id": job.id, "topic": job.topic, "caseId": job.case_id, "businessKey": case.business_key,
+            "definitionId": definition.id, "definitionKey": definition.key, "definitionVersion": definition.version,
+            "elementId": job.element_id, "workerId": job.lock_owner, "lockExpiresAt": _aware(job.lock_expires_at),
+            "retries": job.retries, "priority": job.priority, "errorMessage": job.error_message,
+            "errorDetails": job.error_details, "suspended": bool(job.suspended) or case.status == CaseStatus.SUSPENDED,
+            "createdAt": _aware(job.created_at), "variables": dict(job.variables or {}),
+        } for job, case, definition in rows]
+
+    def message_waiters(self, message: str, case_id: str | None = None, business_key: str | None = None
+                        ) -> list[str]:
+        """Ids of active cases subscribed to the message (so a caller can tell delivery from a start)."""
+        from engine.models import MessageSubscription
+
+        query = (select(MessageSubscription.case_id).join(Case, Case.id == MessageSubscription.case_id)
+                 .where(MessageSubscription.message_name == message, Case.status == CaseStatus.ACTIVE).distinct())
+        if case_id is not None:
+            query = query.where(Case.id == case_id)
+        if business_key is not None:
+            query = query.where(Case.business_key == business_key)
+        with self.db.transaction() as session:
+            return list(session.execute(query).scalars())
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite drops the zone of stored timestamps; they are UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 def _case_json(case: Case, definition: Definition) -> dict[str, Any]:

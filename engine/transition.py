@@ -80,7 +80,19 @@ class CaseTransaction:
     @contextmanager
     def open(self, case_id: str, actor: str | None = None, now: datetime | None = None) -> Iterator[CaseContext]:
         """Lock and load a case; on normal exit save it (state, version, projections)."""
+        with self.open_found(lambda _session: case_id, actor, now) as ctx:
+            yield ctx
+
+    @contextmanager
+    def open_found(self, find: Callable[[Session], str], actor: str | None = None, now: datetime | None = None
+                   ) -> Iterator[CaseContext]:
+        """Like open(), the case being found by `find` inside the same transaction, before it is locked.
+
+        A job's completion looks its case up this way: one transaction (one pool checkout, BEGIN and
+        COMMIT) instead of a lookup transaction and then the case transaction.
+        """
         with self.db.transaction() as session:
+            case_id = find(session)
             row = case_store.load_locked(session, case_id)
             if row is None:
                 raise NotFound(f"case {case_id} does not exist")

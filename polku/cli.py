@@ -182,7 +182,8 @@ def scheduler() -> None:
 @click.option("--batch", default=10, show_default=True, type=click.IntRange(min=1), help="Jobs fetched at once.")
 @click.option("--grace", default=30.0, show_default=True, type=click.FloatRange(min=0),
               help="Seconds to let running handlers finish after SIGTERM/SIGINT.")
-def worker(topics: str | None, concurrency: int, batch: int, grace: float) -> None:
+@click.option("--no-mail", is_flag=True, help="Do not send the outbox's mail from this process.")
+def worker(topics: str | None, concurrency: int, batch: int, grace: float, no_mail: bool) -> None:
     """Run the job handlers until SIGTERM or SIGINT (handler modules from POLKU_HANDLER_MODULES too)."""
     import logging
     import signal
@@ -201,9 +202,25 @@ def worker(topics: str | None, concurrency: int, batch: int, grace: float) -> No
                         services=Services.of(engine, settings.secret_key, settings.mail))
     except ValueError as err:
         raise click.ClickException(str(err)) from err
+    mailer = None
+    if settings.mail is not None and not no_mail:
+        from workers.mail import Mailer
+        from workers.mail import start_background as start_mailer
+
+        mailer = Mailer(Services.of(engine, settings.secret_key, settings.mail))
+        start_mailer(mailer)
+
+    def stop(*_: object) -> None:
+        runner.stop()
+        if mailer is not None:
+            mailer.stop()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: runner.stop())
+        signal.signal(sig, stop)
     runner.run()
+    if mailer is not None:
+        mailer.stop()
+        mailer.stopped.wait(grace + 5)
 
 
 @cli.command()
@@ -211,7 +228,7 @@ def worker(topics: str | None, concurrency: int, batch: int, grace: float) -> No
 def serve(demo: bool) -> None:
     """Serve the web app with the scheduler and the job workers in-process (the embedded default)."""
     from engine.scheduler import start_background
-    from polku.embedded import prepare, start_workers
+    from polku.embedded import prepare, start_workers, stop_mailers
     from webapp import create_app
 
     settings = Settings.from_env()
@@ -222,12 +239,119 @@ def serve(demo: bool) -> None:
     runner = start_workers(engine, settings)
     app = create_app({"ENGINE": engine})
     try:
-        app.run(host=settings.host, port=settings.port, use_reloader=False)
+        # threaded: a long-polling fetchAndLock (/engine-rest) must not hold up other requests
+        app.run(host=settings.host, port=settings.port, use_reloader=False, threaded=True)
     finally:
         if runner is not None:
             runner.stop()
             runner.stopped.wait(runner.grace_s + 1)
+        stop_mailers()
         sched.shutdown(wait=False)
+
+
+@cli.group()
+def user() -> None:
+    """Staff accounts: passwords and API tokens (for the /engine-rest API)."""
+
+
+def read_password(confirm: bool = True) -> str:
+    """The new password: asked twice on a terminal, else one line of standard input."""
+    import getpass
+
+    from casework.users import MIN_PASSWORD_LENGTH
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if confirm and getpass.getpass("Password again: ") != password:
+            raise click.ClickException("the passwords do not match")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise click.ClickException("no password given (type it, or pipe it in on one line)")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.ClickException(f"the password is too short: at least {MIN_PASSWORD_LENGTH} characters")
+    return password
+
+
+def _casework_errors() -> tuple[type[Exception], ...]:
+    from casework.errors import CaseworkError
+
+    return (CaseworkError,)
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, required=True,
+              help="A role (repeat for several): e.g. worker, integration, admin.")
+@click.option("--full-name", default=None, help="Display name (default: NAME).")
+@click.option("--email", default=None)
+def user_add(name: str, roles: tuple[str, ...], full_name: str | None, email: str | None) -> None:
+    """Add an account; the password is read from standard input."""
+    from casework.users import Role, StaffUser, add_user
+
+    known = {r.value: r for r in Role}
+    unknown = [r for r in roles if r not in known]
+    if unknown:
+        raise click.ClickException(f"unknown role {unknown[0]!r}; the roles are: {', '.join(known)}")
+    password = read_password()
+    engine = make_engine(Settings.from_env())
+    try:
+        with engine.db.transaction() as session:
+            if session.get(StaffUser, name) is not None:
+                raise click.ClickException(f"user '{name}' already exists")
+            account = add_user(session, name, full_name or name, [known[r] for r in roles], engine.clock(),
+                               email=email)
+            account.set_password(password)
+    except _casework_errors() as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"added {name} ({', '.join(sorted(roles))})")
+
+
+@user.command("passwd")
+@click.argument("name")
+def user_passwd(name: str) -> None:
+    """Set a new password for NAME (read from standard input)."""
+    from casework.users import get_user
+
+    password = read_password()
+    engine = make_engine(Settings.from_env())
+    try:
+        with engine.db.transaction() as session:
+            get_user(session, name).set_password(password)
+    except _casework_errors() as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"password of {name} changed")
+
+
+@user.command("token")
+@click.argument("name")
+@click.option("--label", default=None, help="What the token is for, e.g. the worker host.")
+def user_token(name: str, label: str | None) -> None:
+    """Create an API bearer token for NAME and print it (only this once: it is stored hashed)."""
+    from casework.users import issue_token
+
+    engine = make_engine(Settings.from_env())
+    try:
+        with engine.db.transaction() as session:
+            _, token = issue_token(session, name, engine.clock(), label)  # an unknown NAME is a CaseworkError
+    except _casework_errors() as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(token)
+
+
+@user.command("list")
+def user_list() -> None:
+    """List accounts with their roles, whether they have a password, and their active tokens."""
+    from casework.users import all_users, tokens_of
+
+    engine = make_engine(Settings.from_env())
+    with engine.db.transaction() as session:
+        for account in all_users(session):
+            roles = ",".join(sorted(r.value for r in account.roles)) or "-"
+            tokens = sum(1 for t in tokens_of(session, account.id) if t.revoked_at is None)
+            state = "active" if account.active else "inactive"
+            password = "password" if account.password_hash else "no password"
+            click.echo(f"{account.id}  {roles}  {state}  {password}  tokens: {tokens}")
 
 
 if __name__ == "__main__":

@@ -1,23 +1,44 @@
-"""Demo cases for the embedded default: fictitious clients spread over the process's steps.
+"""Demo data for the embedded default: staff, network partners and fictitious clients at every step.
 
-Every case is driven with engine calls only (tasks, external-task jobs, messages, timers), so the
-data is exactly what the deployed bpmn/ produces. Names are clearly fictitious: a real-looking
-Finnish surname with an obviously made-up first name.
+Every case is driven as people would drive it (referral messages, tasks, partner answers, timers) and
+its jobs run through Polku's own handlers, so the casework records (clients, case manager history,
+plans, consents, disclosures, letters, mail in the outbox) are exactly what the process produces.
+Names are clearly fictitious (a real-looking Finnish surname with an obviously made-up first name) and
+identity codes come from the 900-999 series no real person has.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, date, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
-from engine.jobs import TopicRequest
+from casework.client_case import ClientCase
+from casework.consent import record_consent
+from casework.identity_code import fictitious_code
+from casework.network import PartnerKind, add_partner
+from casework.plan import ItemKind, PlanItem, PlanVersion
+from casework.users import Role, add_user
 from engine.models import Timer
+from workers.builtins import load
+from workers.runner import run_until_idle
+from workers.services import Services
 
 KEY = "work_ability_support"
-TOPICS = ("duplicate-check", "staff-notification", "client-letter", "record-destination", "record-assignment",
-          "record-plan", "partner-referral", "record-service-outcome", "record-closure")
+STAFF = [
+    ("koordinaattori.anna", "Anna Kuvitelma", [Role.COORDINATOR], "040 000 1001"),
+    ("koordinaattori.ville", "Ville Keksitty", [Role.COORDINATOR], "040 000 1002"),
+    ("sosiaalityo.pekka", "Pekka Esimerkki", [Role.CASE_MANAGER], "040 000 1003"),
+    ("esihenkilo.maria", "Maria Malli", [Role.TEAM_LEAD, Role.MANAGER], "040 000 1004"),
+    ("tiimi.terttu", "Terttu Testi", [Role.COORDINATOR], "040 000 1005"),
+]
+PARTNERS = [  # (label, organisation, kind, unit)
+    ("employment", "Työllisyyspalvelut (kuvitteellinen kunta)", PartnerKind.EMPLOYMENT_SERVICES, "Työkykytiimi"),
+    ("health", "Terveysasema Esimerkkilä", PartnerKind.HEALTH_CARE, "Työttömien terveyspalvelut"),
+    ("kela", "Kela", PartnerKind.KELA, "Kuntoutus"),
+    ("ngo", "Kuvitteellinen työpaja ry", PartnerKind.NGO, None),
+]
 
 # (client name, step the case is driven to, case manager)
 DEMO = [
@@ -70,124 +91,170 @@ PLAN = {"mainGoal": "Työkokeilu omalla alalla",
         "clientTasks": "Kykyviisari-itsearvio ennen seuraavaa tapaamista", "followUpInterval": "P3M"}
 
 
-def _tasks(engine: Any, case_id: str, element: str) -> list[Any]:
-    return [t for t in engine.open_tasks(case_id) if t.element_id == element]
 
+class Demo:
+    """Drives demo cases through the deployed process with the real handlers."""
 
-def _task(engine: Any, case_id: str, element: str, data: dict[str, Any] | None = None, actor: str = "demo") -> None:
-    task = _tasks(engine, case_id, element)[0]
-    engine.complete_task(task.id, data or {}, actor=actor)
+    def __init__(self, engine: Any, services: Services) -> None:
+        self.engine = engine
+        self.services = services
+        self.registry = load()
+        self.partners: dict[str, int] = {}
 
+    def seed(self) -> None:
+        """Staff and network partners the demo cases refer to."""
+        now = self.services.clock()
+        with self.engine.db.transaction() as session:
+            for user_id, name, roles, phone in STAFF:
+                add_user(session, user_id, name, roles, now, email=f"{user_id}@example.invalid", phone=phone)
+            for label, organisation, kind, unit in PARTNERS:
+                self.partners[label] = add_partner(session, organisation, kind, unit=unit,
+                                                   email=f"{label}@example.invalid").id
 
-def _jobs(engine: Any, business_key: str, results: dict[str, dict[str, Any]] | None = None,
-          errors: dict[str, str] | None = None) -> int:
-    """Complete the case's open jobs the way the workers would; returns how many were done."""
-    results, errors = results or {}, errors or {}
-    done = 0
-    while True:
-        jobs = engine.fetch_and_lock("demo", [TopicRequest(t, business_key=business_key) for t in TOPICS], max_jobs=20)
-        if not jobs:
-            return done
-        for job in jobs:
-            if job.topic in errors:
-                engine.bpmn_error(job.id, "demo", errors.pop(job.topic), "ei luovutuslupaa")
-            else:
-                engine.complete_job(job.id, "demo", results.get(job.topic, {}))
-            done += 1
+    def work(self, key: str) -> None:
+        run_until_idle(self.engine, self.registry, self.services, worker_id="demo", business_key=key)
 
+    def task(self, case_id: str, element: str, data: dict[str, Any] | None = None, actor: str = "demo") -> None:
+        task = [t for t in self.engine.open_tasks(case_id) if t.element_id == element][0]
+        self.engine.complete_task(task.id, data or {}, actor=actor)
+        self.work(self.engine.case(case_id)["businessKey"])
 
-def _fire(engine: Any, case_id: str, element: str) -> None:
-    with engine.db.transaction() as session:
-        rows = list(session.execute(select(Timer.id, Timer.due_at).where(
-            Timer.case_id == case_id, Timer.element_id == element)).all())
-    for timer_id, due in rows:
-        due = due if due.tzinfo else due.replace(tzinfo=UTC)  # SQLite hands back naive UTC
-        engine.fire_timer(timer_id, at=due + timedelta(minutes=1))
+    def fire(self, case_id: str, element: str) -> None:
+        with self.engine.db.transaction() as session:
+            rows = list(session.execute(select(Timer.id, Timer.due_at).where(
+                Timer.case_id == case_id, Timer.element_id == element)).all())
+        for timer_id, due in rows:
+            due = due if due.tzinfo else due.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+            self.engine.fire_timer(timer_id, at=due + timedelta(minutes=1))
+        self.work(self.engine.case(case_id)["businessKey"])
 
+    def consent(self, case_id: str, *partners: str) -> None:
+        with self.engine.db.transaction() as session:
+            client_id = session.get(ClientCase, case_id).client_id  # type: ignore[union-attr]
+            for label in partners:
+                record_consent(session, client_id, self.partners[label], "palveluun ohjaus ja tiedonvaihto",
+                               self.services.clock(), recorded_by="koordinaattori.anna")
 
-def _drive(engine: Any, case_id: str, key: str, step: str, manager: str | None, number: int) -> None:
-    plan_results = {"record-plan": {"planVersion": 1, "plannedServices": [f"{key}-S1", f"{key}-S2"]}}
-    _task(engine, case_id, "identify_self_referred", {"identityVerified": True})
-    if step == "referral":  # waits for the duplicate-check worker
-        return
-    if step == "duplicate":
-        _jobs(engine, key, {"duplicate-check": {"openCaseId": "DEMO-015", "openCaseManager": "koordinaattori.anna"}})
-        return
-    _jobs(engine, key)
-    if step == "mapping-escalated":
-        _fire(engine, case_id, "mapping_overdue")
-    if step in ("mapping", "mapping-escalated"):
-        return
-    mapping = {"basic-services": LIGHT, "own-worker": OWN_WORKER}.get(step, BROAD)
-    if step == "team-review":
-        mapping = {**BROAD, "physicalRating": 1, "psychologicalRating": 1, "socialRating": 1}
-    _task(engine, case_id, "needs_mapping", mapping, actor="koordinaattori.anna")
-    if step == "decision":
-        return
-    if step in ("basic-services", "own-worker"):
-        destination = "typ" if step == "basic-services" else "own_worker"
-        _task(engine, case_id, "confirm_decision", {"basicServicesDestination": destination})
-        _jobs(engine, key)
-        return
-    if step == "team-review":
-        _task(engine, case_id, "confirm_decision", {"decision": "team_review", "overrideReason": "Tilanne epäselvä"})
-        return
-    decision = "social_worker" if manager and manager.startswith("sosiaalityo") else "coordinator"
-    _task(engine, case_id, "confirm_decision", {"decision": decision, "caseManager": manager})
-    _jobs(engine, key)
-    if step == "plan":
-        return
-    _task(engine, case_id, "make_plan", PLAN, actor=manager)
-    _jobs(engine, key, plan_results, errors={"partner-referral": "NO_CONSENT"} if step == "no-consent" else None)
-    if step in ("services", "no-consent"):
-        return
-    for service in ("S1", "S2"):
-        engine.correlate("partnerAnswer", business_key=key,
-                         variables={"answeredServiceId": f"{key}-{service}", "partnerDecision": "accepted"})
-        _jobs(engine, key)
-    # the engine's event subprocess does not see process variables: the message carries the current one
-    change = {"changeRequestedBy": "esihenkilo.maria", "caseManager": manager}
-    if step == "change-requested":
-        engine.correlate("caseManagerChange", business_key=key, variables=change)
-        return
-    if step == "change-handover":
-        engine.correlate("caseManagerChange", business_key=key, variables=change)
-        _task(engine, case_id, "name_new_case_manager", {"newCaseManager": "koordinaattori.ville",
-                                                         "changeReason": "workload"}, actor="esihenkilo.maria")
-        _task(engine, case_id, "confirm_handover_old", {"handoverNotesOld": "Asiakas tavattu yhdessä"}, actor=manager)
-        return
-    if step == "follow-up":
-        return
-    _fire(engine, case_id, "follow_up_due")
-    if step == "follow-up-review":
-        return
-    if step == "revised-plan":
-        _task(engine, case_id, "follow_up_review", {"followUpDecision": "revise_plan"}, actor=manager)
-        return
-    _task(engine, case_id, "follow_up_review", {"followUpDecision": "close", "goalProgress": "reached"}, actor=manager)
-    if step == "handover":
-        return
-    _task(engine, case_id, "handover_plan", {
-        "closureReason": "employment" if number % 2 else "vocational_rehabilitation",
-                                             "nextResponsible": "Työllisyyspalvelut, Kuvitteellinen Virkailija",
-                                             "continuationPlan": "Työkokeilu jatkuu"}, actor=manager)
-    if step == "handover-meeting":
-        return
-    summary = {"meetingHeld": True, "summaryForClient": "Jatkossa vastuussa työllisyyspalvelut"}
-    _task(engine, case_id, "handover_meeting", summary, actor=manager)
-    _jobs(engine, key)
+    def plan(self, manager: str) -> dict[str, Any]:
+        due = (self.services.clock() + timedelta(days=30)).date().isoformat()
+        return {**PLAN, "nextMeeting": due, "clientAgreed": True, "services": [
+            {"serviceType": "health_check", "provider": "Terveysasema Esimerkkilä",
+             "partnerId": self.partners["health"], "responsible": "Kuvitteellinen terveydenhoitaja", "startDue": due},
+            {"serviceType": "work_trial", "provider": "Työllisyyspalvelut (kuvitteellinen kunta)",
+             "partnerId": self.partners["employment"], "responsible": "Keksitty työvalmentaja", "startDue": due,
+             "description": "Työkokeilu omalla alalla"},
+        ]}
 
+    def answer_all(self, case_id: str, key: str) -> None:
+        with self.engine.db.transaction() as session:
+            ids = list(session.scalars(select(PlanItem.id).join(PlanVersion).where(
+                PlanVersion.case_id == case_id, PlanItem.kind == ItemKind.SERVICE)))
+        for service_id in ids:
+            self.engine.correlate("partnerAnswer", business_key=key,
+                                  variables={"answeredServiceId": str(service_id), "partnerDecision": "accepted"})
+            self.work(key)
 
-def load_demo(engine: Any) -> list[str]:
-    """Start one case per demo client and drive it to its step; returns the case ids."""
-    ids = []
-    for number, (name, step, manager) in enumerate(DEMO, start=1):
+    def refer(self, number: int, name: str, code: str, self_referral: bool) -> str:
+        """A referral from the employment services, or the client's own contact."""
         key = f"DEMO-{number:03d}"
         first, last = name.split(" ", 1)
-        case_id = engine.start(KEY, business_key=key, actor="demo", variables={
-            "clientName": name, "language": "sv" if number % 7 == 0 else "fi",
-            "phone": f"+358 50 000 {number:04d}", "email": f"{first.lower()}.{last.lower()}@example.invalid",
-            "referralReason": "Pitkä työttömyys ja terveysongelmat", "referralConsent": True})
+        client = {"clientName": name, "personalId": code, "language": "sv" if number % 7 == 0 else "fi",
+                  "phone": f"+358 50 000 {number:04d}", "email": f"{first.lower()}.{last.lower()}@example.invalid",
+                  "referralReason": "Pitkä työttömyys ja terveysongelmat", "referralConsent": True,
+                  "urgency": "normal", "referrer": "Työllisyyspalvelut"}
+        if not self_referral:
+            case_id = self.engine.correlate("referral", business_key=key, variables=client)[0]
+            self.work(key)
+        else:
+            case_id = self.engine.start(KEY, business_key=key, actor="demo", variables=client)
+        return case_id
+
+    def drive(self, case_id: str, key: str, step: str, manager: str | None, number: int) -> None:
+        if self_referred(number, step):
+            if step == "referral":  # the self-referred client's identity is not yet checked
+                return
+            self.task(case_id, "identify_self_referred", {"identityVerified": True}, actor="koordinaattori.anna")
+        if step in ("referral", "duplicate"):
+            return
+        if step == "mapping-escalated":
+            self.fire(case_id, "mapping_overdue")
+        if step in ("mapping", "mapping-escalated"):
+            return
+        mapping = {"basic-services": LIGHT, "own-worker": OWN_WORKER}.get(step, BROAD)
+        if step == "team-review":
+            mapping = {**BROAD, "physicalRating": 1, "psychologicalRating": 1, "socialRating": 1}
+        self.task(case_id, "needs_mapping", mapping, actor="koordinaattori.anna")
+        if step == "decision":
+            return
+        if step in ("basic-services", "own-worker"):
+            destination = "typ" if step == "basic-services" else "own_worker"
+            self.task(case_id, "confirm_decision", {"basicServicesDestination": destination},
+                      actor="koordinaattori.anna")
+            return
+        if step == "team-review":
+            self.task(case_id, "confirm_decision", {"decision": "team_review", "overrideReason": "Tilanne epäselvä"},
+                      actor="koordinaattori.anna")
+            return
+        assert manager is not None
+        decision = "social_worker" if manager.startswith("sosiaalityo") else "coordinator"
+        self.task(case_id, "confirm_decision", {"decision": decision, "caseManager": manager},
+                  actor="koordinaattori.anna")
+        if step == "plan":
+            return
+        self.consent(case_id, *(("employment",) if step == "no-consent" else ("employment", "health")))
+        self.task(case_id, "make_plan", self.plan(manager), actor=manager)
+        if step in ("services", "no-consent"):
+            return
+        self.answer_all(case_id, key)
+        if step in ("change-requested", "change-handover"):
+            self.engine.correlate("caseManagerChange", business_key=key, variables={
+                "changeRequestedBy": "esihenkilo.maria"})
+            if step == "change-handover":
+                self.task(case_id, "name_new_case_manager", {"newCaseManager": "tiimi.terttu",
+                                                             "changeReason": "workload"}, actor="esihenkilo.maria")
+                self.task(case_id, "confirm_handover_old", {"handoverNotesOld": "Asiakas tavattu yhdessä"},
+                          actor=manager)
+            return
+        if step == "follow-up":
+            return
+        self.fire(case_id, "follow_up_due")
+        if step == "follow-up-review":
+            return
+        if step == "revised-plan":
+            self.task(case_id, "follow_up_review", {"followUpDecision": "revise_plan", "goalProgress": "ongoing"},
+                      actor=manager)
+            return
+        self.task(case_id, "follow_up_review", {"followUpDecision": "close", "goalProgress": "reached"},
+                  actor=manager)
+        if step == "handover":
+            return
+        self.task(case_id, "handover_plan", {
+            "closureReason": "employment" if number % 2 else "vocational_rehabilitation",
+            "nextResponsible": "Työllisyyspalvelut, Kuvitteellinen Virkailija",
+            "nextResponsibleContact": "029 000 0000", "continuationPlan": "Työkokeilu jatkuu"}, actor=manager)
+        if step == "handover-meeting":
+            return
+        self.task(case_id, "handover_meeting", {
+            "meetingDate": self.services.clock().date().isoformat(), "meetingHeld": True,
+            "summaryForClient": "Jatkossa vastuussa työllisyyspalvelut."}, actor=manager)
+
+
+def self_referred(number: int, step: str) -> bool:
+    """Every fifth client contacted the service themselves, and so did the one still waiting at identification."""
+    return number % 5 == 0 or step == "referral"
+
+
+def load_demo(engine: Any, services: Services) -> list[str]:
+    """Seed staff and partners, start one case per demo client and drive it to its step; returns the case ids."""
+    demo = Demo(engine, services)
+    demo.seed()
+    ids, codes = [], {}
+    for number, (name, step, manager) in enumerate(DEMO, start=1):
+        code = codes.get(name) or fictitious_code(date(1970, 1, 1) + timedelta(days=397 * number), 900 + number)
+        if step == "duplicate":  # the client of an open case is referred again: routed to that case
+            name, code = next((n, c) for n, c in codes.items() if n != name)
+        codes.setdefault(name, code)
+        case_id = demo.refer(number, name, code, self_referred(number, step))
         ids.append(case_id)
-        _drive(engine, case_id, key, step, manager, number)
+        demo.drive(case_id, f"DEMO-{number:03d}", step, manager, number)
     return ids

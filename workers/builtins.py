@@ -9,8 +9,16 @@ from workers.handler import HandlerRegistry
 
 registry = HandlerRegistry()
 
-# Modules of Polku's own handlers; none yet (the notification, letter and referral handlers come later).
-BUILTIN_MODULES: tuple[str, ...] = ()
+# Modules of Polku's own handlers, one per part of the process (bpmn/README.md lists the topics).
+BUILTIN_MODULES: tuple[str, ...] = (
+    "workers.referral",
+    "workers.case_manager",
+    "workers.plan",
+    "workers.network",
+    "workers.closure",
+    "workers.notifications",
+    "workers.letters",
+)
 
 
 def load(modules: Iterable[str] = ()) -> HandlerRegistry:

@@ -37,8 +37,9 @@ class Services:
     clock: Callable[[], datetime]
     keys: IdentityCodeKeys
     mail: MailSettings | None = None
+    engine: Engine | None = None  # for handlers that act on tasks (reassigning a changed case manager's tasks)
 
     @classmethod
     def of(cls, engine: Engine, secret_key: str, mail: MailSettings | None = None) -> Services:
         """The services of the engine's database and clock (so tests' clocks reach the handlers too)."""
-        return cls(engine.db, engine.clock, IdentityCodeKeys(secret_key), mail)
+        return cls(engine.db, engine.clock, IdentityCodeKeys(secret_key), mail, engine)

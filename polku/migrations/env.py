@@ -9,9 +9,11 @@ import casework.case_manager  # noqa: F401
 import casework.client  # noqa: F401
 import casework.client_case  # noqa: F401
 import casework.consent  # noqa: F401
+import casework.letter  # noqa: F401
 import casework.network  # noqa: F401
 import casework.notification  # noqa: F401
 import casework.plan  # noqa: F401
+import casework.service_referral  # noqa: F401
 import casework.users  # noqa: F401
 from engine.db import make_engine
 from engine.models import Base

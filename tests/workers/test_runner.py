@@ -259,6 +259,7 @@ def test_embedded_serve_runs_the_registered_handlers_in_the_background(engine: E
 
     settings = Settings("sqlite://", tmp_path, "127.0.0.1", 5000, "a-test-secret-of-32-characters!!")
     monkeypatch.setattr(builtins, "registry", HandlerRegistry())
+    monkeypatch.setattr(builtins, "BUILTIN_MODULES", ())  # only the test's own handler module
     assert start_workers(engine, settings) is None  # nothing registered: no runner
 
     monkeypatch.delitem(sys.modules, "tests.workers.sample_handlers", raising=False)

@@ -205,7 +205,9 @@ class EventSubprocess(IoMappingMixin, _EventSubprocess):
         if not changed:
             return
         for task in my_task.workflow.tasks.values():
-            if task is not my_task and not task.triggered and task._state & (_ACTIVE | TaskState.FUTURE):
+            # multi-instance children are `triggered` but hold the process scope too: they merge back into it
+            if (task is not my_task and task._state & (_ACTIVE | TaskState.FUTURE)
+                    and not isinstance(task.task_spec, EventSubprocess)):
                 task.data.update(deepcopy(changed))
 
 
@@ -325,8 +327,24 @@ class StartEvent(IoMappingMixin, _StartEvent):
     def _on_complete_hook(self, my_task: Any) -> None:
         super()._on_complete_hook(my_task)
         parent = _event_subprocess_task(my_task)
-        if parent is not None and parent.task_spec.interrupting:
+        if parent is None:
+            return
+        _refresh_scope(my_task, parent)
+        if parent.task_spec.interrupting:
             _cancel_others(parent)
+
+
+def _refresh_scope(start: Any, parent: Any) -> None:
+    """The event subprocess starts with the process variables as they are when its event fires.
+
+    SpiffWorkflow may create the subprocess long before (when the scope starts, to wait for its
+    message or timer), so the copy taken then is stale; what the event itself carried wins.
+    """
+    before = parent.internal_data.get(SCOPE_AT_START, {})
+    payload = {k: v for k, v in start.data.items() if k not in before or before[k] != v}
+    scope = _process_variables(parent.workflow, parent)
+    parent.internal_data[SCOPE_AT_START] = deepcopy(scope)
+    start.data = deepcopy({**scope, **payload})
 
 
 class EndEvent(IoMappingMixin, _EndEvent):

@@ -1,0 +1,174 @@
+"""Process definitions (start), process instances, user tasks and messages, Camunda 7-style."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Response, jsonify, url_for
+
+from engine.errors import Conflict, NotFound, ProcessError
+from webapp.engine_rest.auth import Scope
+from webapp.engine_rest.blueprint import body, caller, engine, field, query_args, query_int, route, unsupported
+from webapp.engine_rest.errors import InvalidRequest, Missing, RestError
+from webapp.engine_rest.external_task import definition_id
+from webapp.engine_rest.variables import format_date, plain_map, typed_map
+
+ENDED = ("completed", "cancelled")
+
+
+def instance_json(case: dict[str, Any]) -> dict[str, Any]:
+    href = url_for("engine_rest.process_instance", case_id=case["id"], _external=True)
+    return {"links": [{"method": "GET", "href": href, "rel": "self"}], "id": case["id"],
+            "definitionId": definition_id(case), "businessKey": case["businessKey"], "caseInstanceId": None,
+            "ended": case["status"] in ENDED, "suspended": case["status"] == "suspended", "tenantId": None}
+
+
+def _running_case(case_id: str) -> dict[str, Any]:
+    """A running (active or suspended) case; ended ones are history, as in Camunda's runtime API."""
+    try:
+        case = engine().case(case_id)
+    except NotFound:
+        case = None
+    if case is None or case["status"] in ENDED:
+        raise Missing(f"Process instance with id {case_id} does not exist")
+    return case
+
+
+# -- start ----------------------------------------------------------------------------------------
+def _start(start: Any, what: str) -> Response:
+    data = body()
+    unsupported(data, "startInstructions", "caseInstanceId")
+    business_key = field(data, "businessKey", str)
+    variables = plain_map(data.get("variables"))
+    with_variables = field(data, "withVariablesInReturn", bool, default=False)
+    try:
+        case_id = start(business_key, variables)
+    except NotFound:
+        raise Missing(f"No matching process definition {what}") from None
+    except ProcessError as err:
+        where = f" (element {err.element_id})" if err.element_id else ""
+        raise RestError(f"Cannot instantiate process definition {what}: {err.message}{where}", 500,
+                        "ProcessEngineException") from None
+    case = engine().case(case_id)
+    out = instance_json(case)
+    if with_variables:
+        out["variables"] = typed_map(case["variables"])
+    return jsonify(out)
+
+
+@route("/process-definition/key/<key>/start", Scope.START, methods=["POST"])
+def start_by_key(key: str) -> Response:
+    return _start(lambda bk, v: engine().start(key, bk, v, actor=caller().user_id), f"with key '{key}'")
+
+
+@route("/process-definition/<definition>/start", Scope.START, methods=["POST"])
+def start_by_id(definition: str) -> Response:
+    """Ids are key:version:number (as this API hands them out) or the bare number."""
+    number = definition.rsplit(":", 1)[-1]
+    if not number.isdigit():
+        raise Missing(f"No matching process definition with id '{definition}'")
+    return _start(lambda bk, v: engine().start_definition(int(number), bk, v, actor=caller().user_id),
+                  f"with id '{definition}'")
+
+
+# -- process instances ------------------------------------------------------------------------
+@route("/process-instance/<case_id>", Scope.READ, methods=["GET"])
+def process_instance(case_id: str) -> Response:
+    return jsonify(instance_json(_running_case(case_id)))
+
+
+@route("/process-instance/<case_id>/variables", Scope.READ, methods=["GET"])
+def process_instance_variables(case_id: str) -> Response:
+    return jsonify(typed_map(_running_case(case_id)["variables"]))
+
+
+@route("/history/process-instance/<case_id>", Scope.READ, methods=["GET"])
+def historic_process_instance(case_id: str) -> Response:
+    """Every case, ended ones too: how an integration learns that (and how) a case finished."""
+    try:
+        case = engine().case(case_id)
+    except NotFound:
+        raise Missing(f"Historic process instance with id {case_id} does not exist") from None
+    state = {"active": "ACTIVE", "suspended": "SUSPENDED", "completed": "COMPLETED",
+             "cancelled": "EXTERNALLY_TERMINATED"}[case["status"]]
+    return jsonify({"id": case["id"], "businessKey": case["businessKey"], "processDefinitionId": definition_id(case),
+                    "processDefinitionKey": case["key"], "processDefinitionVersion": case["version"],
+                    "startTime": _camunda_date(case["createdAt"]), "endTime": _camunda_date(case["endedAt"]),
+                    "state": state, "tenantId": None})
+
+
+def _camunda_date(iso: str | None) -> str | None:
+    return format_date(datetime.fromisoformat(iso)) if iso else None
+
+
+# -- user tasks ----------------------------------------------------------------------------------
+@route("/task", Scope.READ, methods=["GET"])
+def tasks() -> Response:
+    args = query_args({"processInstanceId", "taskDefinitionKey", "assignee", "processInstanceBusinessKey",
+                       "firstResult", "maxResults"})
+    first, most = query_int(args, "firstResult", 0), query_int(args, "maxResults", 1000)
+    runtime = engine()
+    rows = runtime.open_tasks(args.get("processInstanceId"))
+    cases: dict[str, dict[str, Any]] = {}
+    out = []
+    for row in rows:
+        if args.get("taskDefinitionKey") not in (None, row.element_id):
+            continue
+        if args.get("assignee") not in (None, row.assignee):
+            continue
+        if row.case_id not in cases:
+            cases[row.case_id] = runtime.case(row.case_id)
+        case = cases[row.case_id]
+        if args.get("processInstanceBusinessKey") not in (None, case["businessKey"]):
+            continue
+        out.append(_task_json(row, case))
+    return jsonify(out[first:first + most])
+
+
+def _task_json(row: Any, case: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row.id, "name": row.name, "assignee": row.assignee, "owner": None, "created": format_date(row.created_at),
+        "lastUpdated": format_date(row.claimed_at or row.created_at), "due": format_date(row.due),
+        "followUp": format_date(row.follow_up), "delegationState": None, "description": None, "executionId": row.id,
+        "parentTaskId": None, "priority": row.priority, "processDefinitionId": definition_id(case),
+        "processInstanceId": row.case_id, "caseExecutionId": None, "caseDefinitionId": None, "caseInstanceId": None,
+        "taskDefinitionKey": row.element_id, "suspended": case["status"] == "suspended", "formKey": row.form_key,
+        "camundaFormRef": None, "tenantId": None,
+    }
+
+
+# -- messages ------------------------------------------------------------------------------------
+@route("/message", Scope.MESSAGE, methods=["POST"])
+def message() -> Response | tuple[str, int]:
+    """Correlate to the waiting case(s), or start a case by message start event."""
+    data = body()
+    unsupported(data, "correlationKeys", "localCorrelationKeys", "tenantId")
+    name = field(data, "messageName", str, required=True)
+    business_key = field(data, "businessKey", str)
+    case_id = field(data, "processInstanceId", str)
+    variables = plain_map(data.get("processVariables"), "processVariables")
+    variables.update(plain_map(data.get("processVariablesLocal"), "processVariablesLocal"))
+    all_matches = field(data, "all", bool, default=False)
+    result_enabled = field(data, "resultEnabled", bool, default=False)
+    with_variables = field(data, "variablesInResultEnabled", bool, default=False)
+    runtime = engine()
+    waiting = set(runtime.message_waiters(name, case_id, business_key))
+    try:
+        delivered = runtime.correlate(name, case_id, business_key, variables, all_matches)
+    except (NotFound, Conflict) as err:
+        raise InvalidRequest(f"Cannot correlate message '{name}': {err}", type_="RestException") from None
+    if not result_enabled:
+        return "", 204
+    results = []
+    for target in delivered:
+        case = runtime.case(target)
+        if target in waiting:
+            item: dict[str, Any] = {"resultType": "Execution", "processInstance": None, "execution": {
+                "id": target, "processInstanceId": target, "ended": case["status"] in ENDED, "tenantId": None}}
+        else:
+            item = {"resultType": "ProcessDefinition", "execution": None, "processInstance": instance_json(case)}
+        if with_variables:
+            item["variables"] = typed_map(case["variables"])
+        results.append(item)
+    return jsonify(results)
