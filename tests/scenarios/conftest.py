@@ -15,7 +15,9 @@ from casework.client import find_by_identity_code
 from casework.client_case import ClientCase
 from casework.consent import record_consent
 from casework.identity_code import IdentityCodeKeys, fictitious_code
+from casework.letter import letters_of_case
 from casework.network import PartnerKind, add_partner
+from casework.notification import messages_of_case
 from casework.plan import ItemKind, PlanItem, PlanVersion, plan_versions
 from casework.service_referral import referrals_of_case
 from casework.users import Role, add_user
@@ -152,6 +154,16 @@ class World:
         with self.engine.db.transaction() as session:
             return {str(r.plan_item_id): (r.outcome.value if r.outcome else None, r.referred_at is not None)
                     for r in referrals_of_case(session, case_id)}
+
+    def letters(self, case_id: str) -> list[str]:
+        """The kinds of the letters written to the client, oldest first."""
+        with self.engine.db.transaction() as session:
+            return [letter.kind.value for letter in letters_of_case(session, case_id)]
+
+    def mail(self, case_id: str) -> list[str]:
+        """The recipients of the case's mail in the outbox (client:<id> or staff:<user id>), oldest first."""
+        with self.engine.db.transaction() as session:
+            return [m.recipient for m in messages_of_case(session, case_id)]
 
     def client_case(self, code: str) -> ClientCase | None:
         with self.engine.db.transaction() as session:

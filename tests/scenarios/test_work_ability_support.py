@@ -26,6 +26,8 @@ def test_basic_services_exit_guides_the_client_and_names_no_case_manager(world: 
     assert record.next_responsible and record.next_responsible.startswith("TYP")
     with world.engine.db.transaction() as session:
         assert assignment_history(session, case) == []
+    assert world.letters(case) == ["guidance_to_basic_services"]
+    assert [r.split(":")[0] for r in world.mail(case)] == ["client"]  # the letter, by email
 
 
 def test_a_second_referral_of_a_client_with_an_open_case_goes_to_that_case(world: World) -> None:
@@ -34,6 +36,8 @@ def test_a_second_referral_of_a_client_with_an_open_case_goes_to_that_case(world
     world.task(first, "confirm_decision", {"decision": "coordinator", "caseManager": "koordinaattori.anna"})
     second = world.refer("Demo Heinonen", code="131052-930V")
     assert world.status(second) == "completed"  # routed, not a second case
+    assert world.mail(second) == ["staff:koordinaattori.anna"]  # the case manager hears of the new referral
+    assert world.letters(first) == ["case_manager_named"]
     record = world.client_case("131052-930V")
     assert record is not None and record.case_id == first and record.status is CaseStatus.OPEN
     with world.engine.db.transaction() as session:
@@ -71,8 +75,10 @@ def test_full_path_plan_two_services_two_follow_ups_a_revision_and_a_warm_handov
     assert sorted(disclosures(world, case)) == sorted([world.partners["employment"], world.partners["health"]])
     world.answer(case, "health")
     world.answer(case, "employment")
-    # first follow-up: carry on
+    # first follow-up: the review waits two weeks and the case manager is reminded, then carries on
     world.fire(case, "follow_up_due")
+    world.fire(case, "follow_up_reminder_due")
+    assert world.mail(case)[-1] == "staff:koordinaattori.anna"
     world.task(case, "follow_up_review", {"followUpDecision": "continue", "goalProgress": "ongoing"},
                actor="koordinaattori.anna")
     # second follow-up: the plan is revised and a workshop is added
@@ -102,6 +108,8 @@ def test_full_path_plan_two_services_two_follow_ups_a_revision_and_a_warm_handov
     assert record.next_responsible == "Työllisyyspalvelut, Kuvitteellinen Virkailija"
     assert history(world, case) == [("koordinaattori.anna", "initial", "case_closed")]
     assert [p.version for p in world.plans(case)] == [1, 2]
+    assert world.letters(case) == ["case_manager_named", "closure_summary"]
+    assert world.mail(case).count("staff:koordinaattori.anna") == 1  # the one reminder
 
 
 def test_team_review_decides_and_names_a_social_worker(world: World) -> None:
@@ -115,6 +123,7 @@ def test_team_review_decides_and_names_a_social_worker(world: World) -> None:
                                                   "teamNotes": "Sosiaalityön asiakkuus tarpeen"})
     assert world.open_tasks(case) == ["make_plan"]
     assert history(world, case) == [("sosiaalityo.pekka", "initial", None)]
+    assert world.letters(case) == ["case_manager_named"]
 
 
 def test_case_manager_change_in_the_middle_of_service_coordination(world: World) -> None:
@@ -135,6 +144,7 @@ def test_case_manager_change_in_the_middle_of_service_coordination(world: World)
     with world.engine.db.transaction() as session:
         current = current_case_manager(session, case)
         assert current is not None and current.handover_confirmed_by_old_at and current.handover_confirmed_by_new_at
+    assert world.letters(case) == ["case_manager_named", "case_manager_changed"]
     world.answer(case, "health")  # coordination goes on under the new case manager
     world.fire(case, "follow_up_due")
     review = [t for t in world.engine.open_tasks(case) if t.element_id == "follow_up_review"]
@@ -164,6 +174,7 @@ def test_partner_referral_without_consent_is_not_sent_and_is_recorded(world: Wor
     outcomes = world.referral_outcomes(case)
     assert outcomes[world.service_ids(case)["health"]] == ("no_consent", False)
     assert disclosures(world, case) == [world.partners["employment"]]
+    assert world.letters(case) == ["case_manager_named"]
 
 
 def test_consent_given_after_the_refusal_lets_the_referral_go(world: World) -> None:
@@ -192,3 +203,5 @@ def test_a_deactivated_case_manager_sends_all_their_cases_to_the_change_flow(wor
     world.task(first, "confirm_handover_new", {"handoverConfirmed": True}, actor="koordinaattori.ville")
     assert history(world, first) == [("sosiaalityo.pekka", "initial", "deactivated"),
                                      ("koordinaattori.ville", "deactivated", None)]
+    assert world.letters(first) == ["case_manager_named", "case_manager_changed"]
+    assert world.letters(second) == ["case_manager_named"]  # still waiting for the team lead
