@@ -1,6 +1,6 @@
 """Job throughput: N external jobs, each advancing a case, done by worker processes on PostgreSQL.
 
-    python bench/workers.py [--jobs 10000] [--workers 2] [--concurrency 4] [--batch 50]
+    python bench/workers.py [--jobs 10000] [--workers 2] [--concurrency 2] [--batch 50]
                             [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
 
 A throw-away database is created (the admin URL comes from --postgres or POLKU_BENCH_POSTGRES) and
@@ -211,7 +211,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
-    parser.add_argument("--concurrency", type=int, default=4, help="handler threads per worker")
+    parser.add_argument("--concurrency", type=int, default=2, help="handler threads per worker")
     parser.add_argument("--batch", type=int, default=50, help="jobs fetched at once")
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds")
     parser.add_argument("--postgres", metavar="URL", default=os.environ.get("POLKU_BENCH_POSTGRES", DEFAULT_ADMIN_URL),

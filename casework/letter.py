@@ -26,6 +26,7 @@ from casework.errors import Refused, get_or_raise
 from casework.models import UtcDateTime, enum_type
 from casework.plan import CLIENT, ItemKind, PlanItem, PlanVersion, current_plan
 from casework.users import StaffUser
+from casework.values import as_date, text
 from engine.models import Base
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "letters"
@@ -193,25 +194,6 @@ def format_date(value: date | datetime | None, language: str) -> str:
     return f"{value.day}.{value.month}.{value.year}"
 
 
-def _as_date(value: object) -> date | None:
-    """A date from the process (date, datetime or ISO string); anything unreadable counts as none."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
-
-
-def _text(value: object) -> str | None:
-    result = str(value).strip() if value is not None else ""
-    return result or None
-
-
 # --- what the letter says ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -289,11 +271,11 @@ def _context(session: Session, record: ClientCase, client: Client, kind: LetterK
     """The template's variables and the user id of the case manager the letter names."""
     case_id = record.case_id
     current = current_case_manager(session, case_id)
-    named = _text(details.get("case_manager"))
+    named = text(details.get("case_manager"))
     context: dict[str, Any] = {"kind": kind.value, "plan": None, "case_manager": None, "previous": None,
                                "destination": None, "destination_code": None, "reason": None,
                                "next_responsible": None, "next_contact": None, "summary": None,
-                               "meeting_date": _as_date(details.get("meeting_date"))}
+                               "meeting_date": as_date(details.get("meeting_date"))}
     if kind in NAMES_CASE_MANAGER:
         if current is None:
             raise Refused("the case has no current case manager: record the assignment before the letter")
@@ -303,26 +285,26 @@ def _context(session: Session, record: ClientCase, client: Client, kind: LetterK
         context["plan"] = _plan(current_plan(session, case_id), language)
         if kind is LetterKind.CASE_MANAGER_CHANGED:
             context["previous"] = _previous_case_manager(session, case_id, current,
-                                                         _text(details.get("previous_case_manager")))
+                                                         text(details.get("previous_case_manager")))
     elif kind is LetterKind.CLOSURE_SUMMARY:
         # The summary letter goes before the closure is recorded, so the process's values come first.
         history = assignment_history(session, case_id)
         latest = current or (history[-1] if history else None)
         context["case_manager"] = _person(session, latest)
-        reason = _text(details.get("closure_reason")) or (record.closure_reason.value if record.closure_reason
+        reason = text(details.get("closure_reason")) or (record.closure_reason.value if record.closure_reason
                                                            else None)
         context["reason"] = CLOSURE_REASONS[language].get(reason or "") if reason else None
-        context["next_responsible"] = _text(details.get("next_responsible")) or record.next_responsible
-        context["next_contact"] = _text(details.get("next_contact")) or record.next_contact
-        context["summary"] = _text(details.get("summary")) or record.summary
+        context["next_responsible"] = text(details.get("next_responsible")) or record.next_responsible
+        context["next_contact"] = text(details.get("next_contact")) or record.next_contact
+        context["summary"] = text(details.get("summary")) or record.summary
         context["meeting_date"] = context["meeting_date"] or record.handover_meeting_on
     else:  # guidance to basic services: no case manager; whoever the coordinator names is the contact
-        code = _text(details.get("destination"))
+        code = text(details.get("destination"))
         if code is None:
             raise Refused("the guidance letter needs the destination (basicServicesDestination)")
         context["destination_code"] = code
         context["destination"] = DESTINATIONS[language].get(code, code)
-        context["next_contact"] = _text(details.get("next_contact"))
+        context["next_contact"] = text(details.get("next_contact"))
         context["case_manager"] = _person(session, None, named) if named else None
     today = at.astimezone(LOCAL_TIME).date()
     meeting = context["meeting_date"]

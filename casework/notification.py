@@ -23,7 +23,7 @@ class MessageStatus(enum.Enum):
     QUEUED = "queued"  # waiting for the mailer (next_attempt_at)
     SENT = "sent"
     FAILED = "failed"  # the mailer gave up (permanent SMTP refusal or attempts used up); shown to staff
-    HELD = "held"  # no address, or no SMTP server configured: staff deliver it another way
+    HELD = "held"  # no address to send to: staff deliver it another way (without SMTP, rows stay queued)
 
 
 @dataclass(frozen=True)

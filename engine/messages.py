@@ -45,9 +45,9 @@ def deliver(ctx: CaseContext, message: str, variables: Mapping[str, Any] | None)
     run_steps(ctx.workflow)
 
 
-def correlate(engine: Engine, message: str, case_id: str | None, business_key: str | None,
-              variables: Mapping[str, Any] | None, all_matches: bool) -> list[str]:
-    """Deliver to the waiting case(s); with no waiting case, start one by message start event."""
+def waiting_cases(engine: Engine, message: str, case_id: str | None = None,
+                  business_key: str | None = None) -> list[str]:
+    """Ids of the active cases subscribed to `message` (optionally one case or one business key)."""
     query = (select(MessageSubscription.case_id).join(Case, Case.id == MessageSubscription.case_id)
              .where(MessageSubscription.message_name == message, Case.status == CaseStatus.ACTIVE).distinct())
     if case_id is not None:
@@ -55,7 +55,13 @@ def correlate(engine: Engine, message: str, case_id: str | None, business_key: s
     if business_key is not None:
         query = query.where(Case.business_key == business_key)
     with engine.db.transaction() as session:
-        case_ids = list(session.execute(query).scalars())
+        return list(session.execute(query).scalars())
+
+
+def correlate(engine: Engine, message: str, case_id: str | None, business_key: str | None,
+              variables: Mapping[str, Any] | None, all_matches: bool) -> list[str]:
+    """Deliver to the waiting case(s); with no waiting case, start one by message start event."""
+    case_ids = waiting_cases(engine, message, case_id, business_key)
     if not case_ids:
         if case_id is None:
             starters = engine.definitions.by_start_message(message)

@@ -248,16 +248,7 @@ class Engine:
     def message_waiters(self, message: str, case_id: str | None = None, business_key: str | None = None
                         ) -> list[str]:
         """Ids of active cases subscribed to the message (so a caller can tell delivery from a start)."""
-        from engine.models import MessageSubscription
-
-        query = (select(MessageSubscription.case_id).join(Case, Case.id == MessageSubscription.case_id)
-                 .where(MessageSubscription.message_name == message, Case.status == CaseStatus.ACTIVE).distinct())
-        if case_id is not None:
-            query = query.where(Case.id == case_id)
-        if business_key is not None:
-            query = query.where(Case.business_key == business_key)
-        with self.db.transaction() as session:
-            return list(session.execute(query).scalars())
+        return messages.waiting_cases(self, message, case_id, business_key)
 
 
 def _aware(value: datetime | None) -> datetime | None:

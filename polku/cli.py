@@ -339,6 +339,23 @@ def user_token(name: str, label: str | None) -> None:
     click.echo(token)
 
 
+@user.command("deactivate")
+@click.argument("name")
+@click.option("--by", default="polku", show_default=True, help="Who asked (recorded as changeRequestedBy).")
+def user_deactivate(name: str, by: str) -> None:
+    """Deactivate NAME; each case they manage goes to the case manager change flow (the team lead names someone)."""
+    from casework.case_manager import deactivate_and_request_changes
+
+    engine = make_engine(Settings.from_env())
+    try:
+        case_ids = deactivate_and_request_changes(engine, name, engine.clock(), by=by)
+    except _casework_errors() as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"{name} deactivated; {len(case_ids)} case(s) sent to the case manager change flow")
+    for case_id in case_ids:
+        click.echo(f"  {case_id}")
+
+
 @user.command("list")
 def user_list() -> None:
     """List accounts with their roles, whether they have a password, and their active tokens."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +30,21 @@ class TestClock:
     def advance(self, **delta: float) -> datetime:
         self.now += timedelta(**delta)
         return self.now
+
+
+WAIT = 20.0  # only ever a deadline for background work, never a timing assertion
+
+
+def wait_for(predicate: Callable[[], Any], message: str = "condition", timeout: float = WAIT,
+             interval: float = 0.02) -> Any:
+    """The predicate's first truthy value; fails naming `message` when the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {message}")
 
 
 def _postgres_database() -> Iterator[str]:

@@ -6,6 +6,11 @@ client was sent, the plan versions, the disclosures to partners, the mail staff 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from sqlalchemy import select
 
 from casework.access_log import DisclosureLogEntry
@@ -205,3 +210,17 @@ def test_a_deactivated_case_manager_sends_all_their_cases_to_the_change_flow(wor
                                      ("koordinaattori.ville", "deactivated", None)]
     assert world.letters(first) == ["case_manager_named", "case_manager_changed"]
     assert world.letters(second) == ["case_manager_named"]  # still waiting for the team lead
+
+
+def test_polku_user_deactivate_starts_the_change_flow(world: World, database_url: str) -> None:
+    case = named(world, "Koe Savolainen", "sosiaalityo.pekka")
+    env = {**os.environ, "POLKU_DATABASE_URL": database_url, "POLKU_SECRET_KEY": "a-test-secret-of-32-characters!!"}
+    done = subprocess.run([str(Path(sys.executable).parent / "polku"), "user", "deactivate", "sosiaalityo.pekka",
+                           "--by", "esihenkilo.maria"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    first_line = done.stdout.splitlines()[0]
+    assert first_line == "sosiaalityo.pekka deactivated; 1 case(s) sent to the case manager change flow"
+    assert "name_new_case_manager" in world.open_tasks(case)
+    again = subprocess.run([str(Path(sys.executable).parent / "polku"), "user", "deactivate", "nobody"], env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1 and "nobody" in again.stderr and "Traceback" not in again.stderr

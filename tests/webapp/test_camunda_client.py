@@ -7,9 +7,8 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import requests
 from casework.users import Role, add_user, issue_token
 from engine.db import Database
 from engine.runtime import Engine
+from tests.conftest import wait_for
 from tests.diagrams import chain, process
 from tests.engine.runtime_support import incidents_of
 
@@ -45,14 +45,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(predicate: Callable[[], Any], message: str, timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {message}")
 
 
 class StoppableWorker(ExternalTaskWorker):
@@ -90,7 +82,7 @@ def server(database_url: str, tmp_path: Path) -> Iterator[str]:
             return False
 
     try:
-        wait_for(healthy, "polku serve to answer")
+        wait_for(healthy, "polku serve to answer", timeout=WAIT, interval=0.1)
         yield f"{base}/engine-rest"
     finally:
         proc.terminate()

@@ -27,6 +27,7 @@ from casework.notification import Attachment, MessageStatus, OutboxMessage, enqu
 from casework.users import Role, StaffUser, add_user
 from engine.db import Database
 from engine.runtime import Engine
+from tests.conftest import WAIT, wait_for
 from tests.diagrams import chain, process
 from workers import builtins
 from workers.handler import Failure, JobContext
@@ -39,7 +40,6 @@ from workers.services import MailSettings, Services
 if TYPE_CHECKING:
     from tests.conftest import TestClock
 
-WAIT = 20.0  # only ever a deadline for background threads, never a timing assertion
 PDF = b"%PDF-1.4\n" + bytes(range(256)) + b"\n%%EOF\n"  # binary content must survive base64 both ways
 
 
@@ -137,14 +137,6 @@ def text_of(msg: EmailMessage) -> str:
     return part.get_content()
 
 
-def wait_for(predicate: Callable[[], Any], message: str = "condition") -> Any:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {message}")
 
 
 # -- the mailer --------------------------------------------------------------------------------------

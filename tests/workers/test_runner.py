@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +21,7 @@ from engine.db import Database
 from engine.jobs import TopicRequest
 from engine.runtime import Engine
 from polku.settings import Settings
+from tests.conftest import WAIT, wait_for
 from tests.engine.runtime_support import deploy_start, incidents_of, jobs_of, open_task_elements, single_job
 from tests.engine.test_runtime_jobs import error_boundary
 from workers import builtins
@@ -30,17 +31,8 @@ from workers.runner import Runner
 
 ROOT = Path(__file__).resolve().parents[2]
 POLKU = Path(sys.executable).with_name("polku")
-WAIT = 20.0  # generous: only ever a deadline for background threads, never a timing assertion
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = WAIT, message: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {message}")
 
 
 @contextmanager
