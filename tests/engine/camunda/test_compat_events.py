@@ -204,3 +204,39 @@ def test_event_subprocess_sees_and_changes_process_variables(engine):
     complete_only_task(engine, case_id, element="work")
     (more,) = engine.open_tasks(case_id)
     assert more.element_id == "more" and more.assignee == "ben"
+
+
+def _assignee_body(main: str, flow: str) -> str:
+    return ('<bpmn:startEvent id="start"/>' + main + '<bpmn:userTask id="more" camunda:assignee="${caseManager}"/>'
+            '<bpmn:endEvent id="end"/>' + flow
+            + '<bpmn:subProcess id="esp" triggeredByEvent="true">' + message_start(False)
+            + '<bpmn:userTask id="handle" camunda:assignee="${caseManager}"/><bpmn:endEvent id="esp_end"/>'
+            + chain("esp_start", "handle", "esp_end") + '</bpmn:subProcess>')
+
+
+def test_event_subprocess_sees_variables_set_after_the_case_started_in_every_case(engine):
+    """The scope is taken when the message arrives, whatever another case of the definition did before."""
+    body = _assignee_body('<bpmn:userTask id="work"/><bpmn:userTask id="wait"/>',
+                          chain("start", "work", "wait", "more", "end"))
+    first = run(engine, "esp_late", body, {"caseManager": "anna"}, extra=MESSAGES)
+    second = engine.start("esp_late", variables={"caseManager": "anna"})
+    for case_id, manager in ((first, "ben"), (second, "carl")):
+        complete_only_task(engine, case_id, element="work", data={"caseManager": manager})
+        engine.correlate("stopRequest", case_id=case_id)
+        handle = next(t for t in engine.open_tasks(case_id) if t.element_id == "handle")
+        assert handle.assignee == manager
+
+
+def test_a_change_made_by_the_event_subprocess_survives_a_running_multi_instance(engine):
+    body = _assignee_body('<bpmn:userTask id="work"><bpmn:multiInstanceLoopCharacteristics '
+                          'camunda:collection="${items}" camunda:elementVariable="item"/></bpmn:userTask>',
+                          chain("start", "work", "more", "end"))
+    case_id = run(engine, "esp_mi", body, {"caseManager": "anna", "items": ["a", "b"]}, extra=MESSAGES)
+    first_item = next(t for t in engine.open_tasks(case_id) if t.element_id == "work")
+    engine.complete_task(first_item.id, {})
+    engine.correlate("stopRequest", case_id=case_id)
+    handle = next(t for t in engine.open_tasks(case_id) if t.element_id == "handle")
+    engine.complete_task(handle.id, {"caseManager": "ben"})
+    complete_only_task(engine, case_id, element="work")
+    (more,) = engine.open_tasks(case_id)
+    assert more.element_id == "more" and more.assignee == "ben"
