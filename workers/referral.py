@@ -1,4 +1,9 @@
-"""The `duplicate-check` topic: a referred client gets one case; a client with an open case is routed to it."""
+"""The `duplicate-check` topic: a referred client gets one case; a client with an open case is routed to it.
+
+The identity code arrives with the referral as a process variable; once the client is registered (where
+it is kept sealed) the handler clears it from the case's variables, so the workflow state and the
+job and case tables do not keep it readable.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ from casework.client_case import ClientCase, open_case, open_case_of_client
 from casework.identity_code import validation_error
 from workers.handler import Failure, JobContext, handler
 from workers.variables import text
+
+CLEARED: Mapping[str, Any] = {"personalId": None}  # the sealed copy in casework is the only one kept
 
 
 @handler("duplicate-check")
@@ -25,13 +32,14 @@ def check_duplicate(ctx: JobContext) -> Mapping[str, Any]:
     now = svc.clock()
     with svc.db.transaction() as session:
         if session.get(ClientCase, ctx.case_id) is not None:
-            return {}  # this job ran before and opened the case; its completion was lost
+            return CLEARED  # this job ran before and opened the case; its completion was lost
         client = find_by_identity_code(session, svc.keys, code)
         if client is not None:
             existing = open_case_of_client(session, client.id)
             if existing is not None:
                 manager = current_case_manager(session, existing.case_id)
-                return {"openCaseId": existing.case_id, "openCaseManager": manager.user_id if manager else None}
+                return {**CLEARED, "openCaseId": existing.case_id,
+                        "openCaseManager": manager.user_id if manager else None}
         else:
             name = str(variables.get("clientName") or "").strip()
             if not name:
@@ -40,7 +48,7 @@ def check_duplicate(ctx: JobContext) -> Mapping[str, Any]:
                                      language=_language(variables.get("language")),
                                      phone=text(variables.get("phone")), email=text(variables.get("email")))
         open_case(session, ctx.case_id, client.id, now, referrer=text(variables.get("referrer")))
-    return {}
+    return CLEARED
 
 
 def _language(value: object) -> Language:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from casework.access_log import DisclosureLogEntry
 from casework.case_manager import assignment_history, current_case_manager, deactivate_and_request_changes
 from casework.client_case import CaseStatus, ClosureReason
+from engine.models import Base
 from tests.scenarios.conftest import BROAD, LIGHT, World
 
 
@@ -224,3 +225,14 @@ def test_polku_user_deactivate_starts_the_change_flow(world: World, database_url
     again = subprocess.run([str(Path(sys.executable).parent / "polku"), "user", "deactivate", "nobody"], env=env,
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 1 and "nobody" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_the_identity_code_is_readable_nowhere_in_the_database_after_the_duplicate_check(world: World) -> None:
+    code = "290200A901C"
+    case = world.refer("Keksitty Laitinen", code=code)
+    world.task(case, "needs_mapping", BROAD, actor="koordinaattori.anna")
+    world.task(case, "confirm_decision", {"decision": "coordinator", "caseManager": "koordinaattori.anna"})
+    with world.engine.db.transaction() as session:
+        dump = [str(row) for table in Base.metadata.sorted_tables for row in session.execute(table.select())]
+    assert dump and not [row for row in dump if code in row or code.lower() in row]
+    assert world.client_case(code) is not None  # still found by the code, through its keyed hash
