@@ -8,12 +8,14 @@ processed their data, by default two years back.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import ForeignKey, Index, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from casework.client_case import ClientCase
 from casework.consent import Consent
 from casework.errors import CaseworkError, Refused
 from casework.models import UtcDateTime, enum_type
@@ -107,3 +109,18 @@ def disclosures_of_client(session: Session, client_id: str, now: datetime,
              .where(DisclosureLogEntry.client_id == client_id, DisclosureLogEntry.at >= since)
              .order_by(DisclosureLogEntry.at.desc(), DisclosureLogEntry.id.desc()))
     return list(session.scalars(query))
+
+
+def log_case_access(session: Session, *, user_id: str, role: str, case_ids: Iterable[str], what: str, why: str,
+                    at: datetime, action: AccessAction = AccessAction.VIEW) -> int:
+    """One access row per case that belongs to a client (cases without a casework record hold no client
+    data of ours); returns how many rows were written."""
+    ids = sorted(set(case_ids))
+    if not ids:
+        return 0
+    clients = session.execute(select(ClientCase.case_id, ClientCase.client_id)
+                              .where(ClientCase.case_id.in_(ids))).all()
+    for case_id, client_id in clients:
+        log_access(session, user_id=user_id, role=role, client_id=client_id, case_id=case_id, action=action,
+                   what=what, why=why, at=at)
+    return len(clients)

@@ -447,3 +447,28 @@ def test_bad_input_is_400_with_a_clear_message(api: Api, client: FlaskClient) ->
         response = api.post("/external-task/some-id/complete", {"workerId": "w1", "variables": variables})
         assert_error(response, 400, "InvalidRequestException", text)
     assert_error(api.get("/no/such/endpoint"), 404, "InvalidRequestException", "no endpoint")
+
+
+def test_responses_with_a_clients_variables_write_the_access_log(client: FlaskClient, engine: Engine) -> None:
+    from casework.access_log import accesses_of_client
+    from casework.client import register_client
+    from casework.client_case import open_case
+    from casework.identity_code import IdentityCodeKeys
+
+    engine.deploy({"jobs.bpmn": single_job()})
+    case_id = engine.start("jobs", "BK-A", {"clientName": "Testi Asiakas"})
+    anonymous = engine.start("jobs", "BK-B", {"n": 1})  # no casework record: no client to log
+    with engine.db.transaction() as session:
+        person = register_client(session, IdentityCodeKeys("k" * 32), name="Testi Asiakas",
+                                 identity_code="010190-900P", at=engine.clock())
+        open_case(session, case_id, person.id, engine.clock())
+    assert len(Api(client).fetch(maxTasks=5)) == 2
+    integration = Api(client, "integ")
+    assert integration.get(f"/process-instance/{case_id}/variables").status_code == 200
+    assert integration.get(f"/process-instance/{anonymous}/variables").status_code == 200
+    with engine.db.transaction() as session:
+        rows = accesses_of_client(session, person.id, engine.clock())
+        assert sorted((r.user_id, r.role, r.case_id, r.what) for r in rows) == [
+            ("bot", "worker", case_id, "external task variables"),
+            ("integ", "integration", case_id, "process instance variables")]
+        assert all(r.why.startswith("/engine-rest ") for r in rows)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -192,3 +192,15 @@ def unknown(rest: str) -> Response:
 
 
 SCOPES[f"{bp.name}.unknown"] = Scope.EXTERNAL_TASK  # every API role may learn that a path does not exist
+
+
+def log_variables_shown(case_ids: Iterable[str], what: str) -> None:
+    """The response carries case variables (client data): one access log row per client case shown."""
+    from casework.access_log import log_case_access
+
+    who = caller()
+    runtime = engine()
+    with runtime.db.transaction() as session:
+        log_case_access(session, user_id=who.user_id, role=",".join(sorted(r.value for r in who.roles)),
+                        case_ids=case_ids, what=what, why=f"/engine-rest {request.method} {request.path}",
+                        at=runtime.clock())

@@ -15,6 +15,7 @@ from webapp.engine_rest.blueprint import (
     body,
     engine,
     field,
+    log_variables_shown,
     query_args,
     query_bool,
     query_int,
@@ -98,6 +99,7 @@ def fetch_and_lock() -> Response:
         item.update(workerId=worker_id, lockExpirationTime=format_date(job.lock_expires_at), extensionProperties={},
                     variables=typed_map(job.variables))
         out.append(item)
+    log_variables_shown([job.case_id for job in locked if job.variables], "external task variables")
     return jsonify(out)
 
 

@@ -9,7 +9,17 @@ from flask import Response, jsonify, url_for
 
 from engine.errors import Conflict, NotFound, ProcessError
 from webapp.engine_rest.auth import Scope
-from webapp.engine_rest.blueprint import body, caller, engine, field, query_args, query_int, route, unsupported
+from webapp.engine_rest.blueprint import (
+    body,
+    caller,
+    engine,
+    field,
+    log_variables_shown,
+    query_args,
+    query_int,
+    route,
+    unsupported,
+)
 from webapp.engine_rest.errors import InvalidRequest, Missing, RestError
 from webapp.engine_rest.external_task import definition_id
 from webapp.engine_rest.variables import format_date, plain_map, typed_map
@@ -54,6 +64,7 @@ def _start(start: Any, what: str) -> Response:
     out = instance_json(case)
     if with_variables:
         out["variables"] = typed_map(case["variables"])
+        log_variables_shown([case_id], "process instance variables")
     return jsonify(out)
 
 
@@ -80,7 +91,9 @@ def process_instance(case_id: str) -> Response:
 
 @route("/process-instance/<case_id>/variables", Scope.READ, methods=["GET"])
 def process_instance_variables(case_id: str) -> Response:
-    return jsonify(typed_map(_running_case(case_id)["variables"]))
+    variables = typed_map(_running_case(case_id)["variables"])
+    log_variables_shown([case_id], "process instance variables")
+    return jsonify(variables)
 
 
 @route("/history/process-instance/<case_id>", Scope.READ, methods=["GET"])
@@ -171,4 +184,6 @@ def message() -> Response | tuple[str, int]:
         if with_variables:
             item["variables"] = typed_map(case["variables"])
         results.append(item)
+    if with_variables:
+        log_variables_shown(delivered, "process instance variables")
     return jsonify(results)
