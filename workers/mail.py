@@ -23,6 +23,7 @@ from email.utils import format_datetime, parseaddr
 from sqlalchemy import or_, select
 
 from casework.notification import MessageStatus, OutboxMessage
+from workers.loop import Loop
 from workers.services import MailSettings, Services
 
 log = logging.getLogger("polku.mail")
@@ -274,7 +275,7 @@ def _describe(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
 
 
-class Mailer:
+class Mailer(Loop):
     """Calls send_due every few seconds until stop(); wake() makes it look at the outbox at once."""
 
     def __init__(self, services: Services, interval_s: float = 5.0, batch: int = 50) -> None:
@@ -283,16 +284,7 @@ class Mailer:
         self.services = services
         self.interval_s = interval_s
         self.batch = batch
-        self._stopping = threading.Event()
-        self._wake = threading.Event()
-        self.stopped = threading.Event()  # set when run() has returned
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-
-    def wake(self) -> None:
-        self._wake.set()
+        super().__init__()
 
     def run(self) -> None:
         """The loop; a full batch is followed at once by the next, an error waits for the next poll."""
@@ -308,8 +300,7 @@ class Mailer:
                     sent = 0
                 if sent >= self.batch:
                     continue
-                self._wake.wait(self.interval_s)
-                self._wake.clear()
+                self._sleep(self.interval_s)
         finally:
             self.stopped.set()
             log.info("mailer stopped")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from engine.errors import Conflict, NotFound
 from engine.jobs import LockedJob, TopicRequest
 from workers.handler import HandlerRegistry, JobContext
+from workers.loop import Loop
 from workers.outcome import Failed, call, report
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ class _Held:
     done: bool = False  # its outcome has been reported (by the handler's thread or by the time limit)
 
 
-class Runner:
+class Runner(Loop):
     """Runs the registry's handlers for `topics` until stop() (or SIGTERM, wired by the caller)."""
 
     def __init__(self, engine: Engine, registry: HandlerRegistry, worker_id: str | None = None,
@@ -77,19 +78,7 @@ class Runner:
         self._lock = threading.Lock()
         self._pending: deque[_Held] = deque()
         self._running: dict[str, _Held] = {}
-        self._stopping = threading.Event()
-        self._wake = threading.Event()
-        self.stopped = threading.Event()  # set when run() has returned
-
-    # -- control ---------------------------------------------------------------------------------
-    def stop(self) -> None:
-        """Stop fetching; run() then waits for running handlers up to the grace period and returns."""
-        self._stopping.set()
-        self._wake.set()
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping.is_set()
+        super().__init__()  # stop(): stop fetching; run() then waits for running handlers up to the grace period
 
     def run(self) -> None:
         """The loop; returns after stop() once running handlers finished (or the grace period ran out)."""
@@ -115,10 +104,6 @@ class Runner:
             log.info("worker %s stopped", self.worker_id)
 
     # -- the loop's steps --------------------------------------------------------------------------
-    def _sleep(self, seconds: float) -> None:
-        self._wake.wait(seconds)
-        self._wake.clear()
-
     def _fetch(self) -> int:
         requests = [TopicRequest(topic, lock_duration_ms=self.lock_ms) for topic in self.topics]
         try:
