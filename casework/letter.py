@@ -20,7 +20,7 @@ from sqlalchemy import ForeignKey, Integer, LargeBinary, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from casework.case_manager import Assignment, assignment_history, current_case_manager, record_client_informed
-from casework.client import Client
+from casework.client import Client, get_client
 from casework.client_case import ClientCase, get_case
 from casework.errors import Refused, get_or_raise
 from casework.models import UtcDateTime, enum_type
@@ -351,7 +351,7 @@ def write_letter(session: Session, *, case_id: str, kind: LetterKind, key: str, 
             raise Refused(f"the letter key {key!r} belongs to another case")
         return existing
     record = get_case(session, case_id)
-    client = get_or_raise(session, Client, record.client_id, "client")
+    client = get_client(session, record.client_id)
     language = letter_language(client.language)
     context, case_manager_id = _context(session, record, client, kind, language, at, dict(details or {}))
     pdf = render_pdf(render_html(kind, language, context))

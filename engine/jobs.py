@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn import BpmnEvent
@@ -13,8 +13,8 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
-from engine.errors import Conflict, NotFound, ProcessError
-from engine.models import Case, CaseStatus, Definition, HistoryEvent, Incident, Job
+from engine.errors import Conflict, EngineError, NotFound, ProcessError
+from engine.models import Case, CaseStatus, Definition, HistoryEvent, Incident, Job, aware
 from engine.transition import run_steps
 
 if TYPE_CHECKING:
@@ -53,12 +53,6 @@ class FailureOutcome:
     retries_left: int
     next_attempt_at: datetime | None
     incident: bool
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def fetch_and_lock(engine: Engine, worker_id: str, topics: list[TopicRequest], max_jobs: int,
@@ -136,13 +130,23 @@ def _locked_job(engine: Engine, job_id: str, worker_id: str | None) -> Job:
     with engine.db.transaction() as session:
         job = session.get(Job, job_id)
         if job is None:
-            done = session.execute(select(HistoryEvent.state).where(HistoryEvent.task_id == job_id)).first()
-            if done is not None:
-                raise Conflict(f"job {job_id} has already been {done[0]}")
-            raise NotFound(f"job {job_id} does not exist")
-    if worker_id is not None and job.lock_owner != worker_id:
-        raise Conflict(f"job {job_id} is locked by {job.lock_owner or 'nobody'}, not by {worker_id}")
+            raise _gone(session, job_id)
+    if worker_id is not None:
+        _check_holder(job_id, job.lock_owner, worker_id)
     return job
+
+
+def _gone(session: Session, job_id: str) -> EngineError:
+    """Why a job row is missing: it ended (a late completion: Conflict) or never existed (NotFound)."""
+    done = session.execute(select(HistoryEvent.state).where(HistoryEvent.task_id == job_id)).first()
+    if done is not None:
+        return Conflict(f"job {job_id} has already been {done[0]}")
+    return NotFound(f"job {job_id} does not exist")
+
+
+def _check_holder(job_id: str, owner: str | None, worker_id: str) -> None:
+    if owner != worker_id:
+        raise Conflict(f"job {job_id} is locked by {owner or 'nobody'}, not by {worker_id}")
 
 
 def _job_task(ctx: Any, job_id: str) -> Any:
@@ -160,13 +164,9 @@ def _held_job_case(session: Session, job_id: str, worker_id: str) -> str:
     """The case of a job this worker holds, read inside the case transaction (checks as _locked_job)."""
     row = session.execute(_JOB_HOLDER, {"job_id": job_id}).first()
     if row is None:
-        done = session.execute(select(HistoryEvent.state).where(HistoryEvent.task_id == job_id)).first()
-        if done is not None:
-            raise Conflict(f"job {job_id} has already been {done[0]}")
-        raise NotFound(f"job {job_id} does not exist")
+        raise _gone(session, job_id)
     case_id, owner = row
-    if owner != worker_id:
-        raise Conflict(f"job {job_id} is locked by {owner or 'nobody'}, not by {worker_id}")
+    _check_holder(job_id, owner, worker_id)
     return str(case_id)
 
 
@@ -227,7 +227,7 @@ def extend_lock(engine: Engine, job_id: str, worker_id: str, duration_ms: int) -
         job = session.execute(select(Job).where(Job.id == job_id).with_for_update()).scalar_one_or_none()
         if job is None:
             raise NotFound(f"job {job_id} does not exist")
-        expires = _aware(job.lock_expires_at)
+        expires = aware(job.lock_expires_at)
         if job.lock_owner != worker_id or expires is None or expires < now:
             raise Conflict(f"job {job_id} is not locked by {worker_id}")
         job.lock_expires_at = now + timedelta(milliseconds=duration_ms)

@@ -7,7 +7,7 @@ the same code path that saves a case's state (engine/transition.py), so they can
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -24,6 +24,13 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """A stored timestamp as aware UTC: SQLite hands back naive datetimes (it keeps no zone)."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 class Base(DeclarativeBase):

@@ -37,6 +37,8 @@ class RetryStrategy:
             return RetryDecision(0, None)
         if requested_timeout is not None:
             return RetryDecision(left, now + requested_timeout)
-        attempt = max(self.retries - left - 1, 0)  # the first retry waits `base`
-        delay = min(self.base * (self.factor ** attempt), self.max_delay)
-        return RetryDecision(left, now + delay)
+        return RetryDecision(left, now + self.delay(self.retries - left - 1))
+
+    def delay(self, retry: int) -> timedelta:
+        """The wait before retry number `retry` (0 for the first): base * factor**retry, capped."""
+        return min(self.base * (self.factor ** max(retry, 0)), self.max_delay)

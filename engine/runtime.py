@@ -7,7 +7,7 @@ gathers them so callers (CLI, web app, workers) hold one object.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -20,7 +20,7 @@ from engine.db import Database
 from engine.definitions import DefinitionStore
 from engine.errors import Conflict, FormError, NotFound
 from engine.forms import Form, validate_submission
-from engine.models import Case, CaseStatus, Definition, Task, TaskStatus
+from engine.models import Case, CaseStatus, Definition, Task, TaskStatus, Timer, aware
 from engine.retry import RetryStrategy
 from engine.transition import CaseContext, CaseTransaction, Clock, guard, run_steps
 
@@ -202,6 +202,14 @@ class Engine:
     def fire_timer(self, timer_id: str, at: datetime | None = None) -> bool:
         return timers.fire(self, timer_id, at)
 
+    def waiting_timers(self, case_id: str, element_id: str | None = None) -> list[tuple[str, datetime]]:
+        """The case's waiting timers as (id, due time), soonest first; e.g. to fire one ahead of time."""
+        query = select(Timer.id, Timer.due_at).where(Timer.case_id == case_id).order_by(Timer.due_at, Timer.id)
+        if element_id is not None:
+            query = query.where(Timer.element_id == element_id)
+        with self.db.transaction() as session:
+            return [(timer_id, aware(due)) for timer_id, due in session.execute(query).all()]
+
     @guard
     def correlate(self, message: str, case_id: str | None = None, business_key: str | None = None,
                   variables: Mapping[str, Any] | None = None, all_matches: bool = False) -> list[str]:
@@ -239,23 +247,16 @@ class Engine:
         return [{
             "id": job.id, "topic": job.topic, "caseId": job.case_id, "businessKey": case.business_key,
             "definitionId": definition.id, "definitionKey": definition.key, "definitionVersion": definition.version,
-            "elementId": job.element_id, "workerId": job.lock_owner, "lockExpiresAt": _aware(job.lock_expires_at),
+            "elementId": job.element_id, "workerId": job.lock_owner, "lockExpiresAt": aware(job.lock_expires_at),
             "retries": job.retries, "priority": job.priority, "errorMessage": job.error_message,
             "errorDetails": job.error_details, "suspended": bool(job.suspended) or case.status == CaseStatus.SUSPENDED,
-            "createdAt": _aware(job.created_at), "variables": dict(job.variables or {}),
+            "createdAt": aware(job.created_at), "variables": dict(job.variables or {}),
         } for job, case, definition in rows]
 
     def message_waiters(self, message: str, case_id: str | None = None, business_key: str | None = None
                         ) -> list[str]:
         """Ids of active cases subscribed to the message (so a caller can tell delivery from a start)."""
         return messages.waiting_cases(self, message, case_id, business_key)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite drops the zone of stored timestamps; they are UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def _case_json(case: Case, definition: Definition) -> dict[str, Any]:
@@ -268,9 +269,8 @@ def _case_json(case: Case, definition: Definition) -> dict[str, Any]:
 
 
 def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    stored = aware(value)
+    return stored.isoformat() if stored is not None else None
 
 
 __all__ = ["Engine", "FormError"]

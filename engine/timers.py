@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy import exists, select
 
 from engine.errors import EngineError
-from engine.models import Case, CaseStatus, Incident, Timer
+from engine.models import Case, CaseStatus, Incident, Timer, aware
 from engine.transition import process_error, run_steps
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def fire(engine: Engine, timer_id: str, at: datetime | None = None) -> bool:
             timer = ctx.session.execute(select(Timer).where(Timer.id == timer_id)).scalar_one_or_none()
             if timer is None or ctx.case.status != CaseStatus.ACTIVE:
                 raise _NothingToDo
-            due = timer.due_at if timer.due_at.tzinfo else timer.due_at.replace(tzinfo=UTC)
+            due = aware(timer.due_at)
             moment = max(at or engine.clock(), due)
             ctx.workflow.script_engine.clock = lambda: moment
             ctx.now = moment if at is not None and at > engine.clock() else ctx.now

@@ -9,7 +9,7 @@ identity codes come from the 900-999 series no real person has.
 
 from __future__ import annotations
 
-from datetime import UTC, date, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -20,7 +20,6 @@ from casework.identity_code import fictitious_code
 from casework.network import PartnerKind, add_partner
 from casework.plan import ItemKind, PlanItem, PlanVersion
 from casework.users import Role, add_user
-from engine.models import Timer
 from workers.builtins import load
 from workers.runner import run_until_idle
 from workers.services import Services
@@ -120,11 +119,7 @@ class Demo:
         self.work(self.engine.case(case_id)["businessKey"])
 
     def fire(self, case_id: str, element: str) -> None:
-        with self.engine.db.transaction() as session:
-            rows = list(session.execute(select(Timer.id, Timer.due_at).where(
-                Timer.case_id == case_id, Timer.element_id == element)).all())
-        for timer_id, due in rows:
-            due = due if due.tzinfo else due.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+        for timer_id, due in self.engine.waiting_timers(case_id, element):
             self.engine.fire_timer(timer_id, at=due + timedelta(minutes=1))
         self.work(self.engine.case(case_id)["businessKey"])
 

@@ -14,7 +14,7 @@ from workers.variables import as_date, required, text
 
 # The basic-services destinations of the coordinator decision form, as the next responsible service.
 DESTINATIONS = {
-    "typ": "TYP – työllisyyttä edistävä monialainen yhteispalvelu",
+    "typ": "TYP – työllistymistä edistävä monialainen yhteispalvelu",
     "disability_services": "Vammaispalvelut",
     "unemployed_nurse": "Työttömien terveydenhoitaja",
     "employment_services": "Työllisyyspalvelut",

@@ -23,15 +23,16 @@ from email.utils import format_datetime, parseaddr
 from sqlalchemy import or_, select
 
 from casework.notification import MessageStatus, OutboxMessage
+from engine.retry import RetryStrategy
 from workers.loop import Loop
 from workers.services import MailSettings, Services
 
 log = logging.getLogger("polku.mail")
 
 LEASE = timedelta(minutes=5)  # well past one SMTP conversation (MailSettings.timeout_s per command)
-MAX_ATTEMPTS = 8  # 1+2+4+...+60 minutes: about four hours of trying before staff see it failed
-FIRST_RETRY = timedelta(minutes=1)
-MAX_RETRY = timedelta(hours=1)
+# 1+2+4+...+60 minutes: about four hours of trying before staff see it failed
+RETRY = RetryStrategy(retries=8, base=timedelta(minutes=1), factor=2, max_delay=timedelta(hours=1))
+MAX_ATTEMPTS = RETRY.retries
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,8 @@ class _Unreachable(_Temporary):
 
 
 def retry_delay(attempts: int) -> timedelta:
-    """Back-off after the `attempts`-th failed attempt: 1 min doubling, capped at 1 h."""
-    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), MAX_RETRY)
+    """Back-off after the `attempts`-th failed attempt: 1 min doubling, capped at 1 h (the jobs' strategy)."""
+    return RETRY.delay(attempts - 1)
 
 
 def message_id(key: str, sender: str) -> str:

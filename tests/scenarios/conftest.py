@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -21,7 +21,6 @@ from casework.notification import messages_of_case
 from casework.plan import ItemKind, PlanItem, PlanVersion, plan_versions
 from casework.service_referral import referrals_of_case
 from casework.users import Role, add_user
-from engine.models import Timer
 from engine.runtime import Engine
 from polku.resources import collect_dir
 from polku.settings import ROOT
@@ -85,12 +84,9 @@ class World:
 
     def fire(self, case_id: str, element: str) -> None:
         """Moves the clock past the timer's due time and fires it, as the scheduler would."""
-        with self.engine.db.transaction() as session:
-            rows = list(session.execute(select(Timer.id, Timer.due_at).where(
-                Timer.case_id == case_id, Timer.element_id == element)).all())
-        assert rows, f"no timer {element} waiting in case {case_id}"
-        for timer_id, due in rows:
-            due = due if due.tzinfo else due.replace(tzinfo=UTC)
+        timers = self.engine.waiting_timers(case_id, element)
+        assert timers, f"no timer {element} waiting in case {case_id}"
+        for timer_id, due in timers:
             if due > self.clock.now:
                 self.clock.now = due + timedelta(minutes=1)
             self.engine.fire_timer(timer_id, at=self.clock.now)
