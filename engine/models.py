@@ -98,6 +98,7 @@ class Case(Base):
     status: Mapped[CaseStatus] = mapped_column(enum_column(CaseStatus), index=True)
     state: Mapped[str] = mapped_column(Text)
     state_format: Mapped[str] = mapped_column(String(20))
+    spiff_version: Mapped[str | None] = mapped_column(String(20))  # SpiffWorkflow's serializer version of `state`
     version: Mapped[int] = mapped_column(Integer, default=1)
     variables: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     waiting: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
@@ -203,3 +204,21 @@ class Incident(Base):
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    resolution: Mapped[str | None] = mapped_column(String(20))  # retried | rearmed | resolved
+    note: Mapped[str | None] = mapped_column(Text)  # why, as the person who repaired it said
+
+
+class TaskEvent(Base):
+    """One change to a human task's assignment or dates: who did it, when, from what to what, why."""
+
+    __tablename__ = "task_event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(36), index=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # claim | unclaim | assign | delegate | reassign | ...
+    actor: Mapped[str | None] = mapped_column(String(200))
+    from_value: Mapped[str | None] = mapped_column(String(200))
+    to_value: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
