@@ -4,21 +4,30 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: install run test lint lint-bpmn bench
+.PHONY: install lock run test lint lint-bpmn bench
 
-$(BIN)/polku: pyproject.toml
+# Every dependency comes from requirements.lock (exact versions and hashes), so an upgrade is a reviewed change;
+# the project itself goes in editable, with no dependency resolution of its own. `make lock` refreshes the lock.
+$(BIN)/polku: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(BIN)/polku
 
 install: $(BIN)/polku
+
+lock:
+	$(PYTHON) -m venv $(VENV)/pip-tools
+	$(VENV)/pip-tools/bin/pip install --quiet 'pip-tools>=7.4,<8'
+	$(VENV)/pip-tools/bin/pip-compile --quiet --extra test --generate-hashes --allow-unsafe --all-build-deps \
+		--strip-extras --no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
 
 run: install
 	$(BIN)/polku serve
 
 lint: install
 	$(BIN)/ruff check engine casework workers webapp polku tests bench
+	$(BIN)/mypy
 
 lint-bpmn:
 	npm ci --no-audit --no-fund
@@ -32,3 +41,4 @@ bench: install
 	$(BIN)/python bench/transition.py
 	$(BIN)/python bench/growth.py
 	$(BIN)/python bench/workers.py --postgres $(PG_URL)
+	$(BIN)/python bench/timers.py --postgres $(PG_URL)

@@ -18,8 +18,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from casework.client_case import ClientCase
 from casework.consent import Consent
 from casework.errors import CaseworkError, Refused
-from casework.models import UtcDateTime, enum_type
-from engine.models import Base
+from casework.models import CaseworkBase, UtcDateTime, enum_type
 
 
 class AccessAction(enum.Enum):
@@ -31,7 +30,7 @@ class AccessAction(enum.Enum):
     EXPORT = "export"
 
 
-class AccessLogEntry(Base):
+class AccessLogEntry(CaseworkBase):
     __tablename__ = "access_log"
     __table_args__ = (Index("ix_access_log_client_at", "client_id", "at"),
                       Index("ix_access_log_user_at", "user_id", "at"))
@@ -47,7 +46,7 @@ class AccessLogEntry(Base):
     why: Mapped[str] = mapped_column(String(300))  # the client or work relationship that permits it
 
 
-class DisclosureLogEntry(Base):
+class DisclosureLogEntry(CaseworkBase):
     __tablename__ = "disclosure_log"
     __table_args__ = (Index("ix_disclosure_log_client_at", "client_id", "at"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

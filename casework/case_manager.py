@@ -18,10 +18,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from casework.client_case import CaseStatus, ClientCase, get_case
 from casework.errors import NotFound, Refused
-from casework.models import UtcDateTime, enum_type
+from casework.models import CaseworkBase, UtcDateTime, enum_type
 from casework.users import CASE_MANAGER_ROLES, get_user
 from engine.errors import EngineError
-from engine.models import Base
 
 if TYPE_CHECKING:
     from engine.runtime import Engine
@@ -42,7 +41,7 @@ class AssignmentReason(enum.Enum):
     OTHER = "other"
 
 
-class Assignment(Base):
+class Assignment(CaseworkBase):
     """One period during which a named person was the case's case manager."""
 
     __tablename__ = "case_manager_assignment"

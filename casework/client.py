@@ -11,8 +11,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from casework.errors import CaseworkError, get_or_raise
 from casework.identity_code import IdentityCodeKeys, parse
-from casework.models import UtcDateTime, enum_type
-from engine.models import Base
+from casework.models import CaseworkBase, UtcDateTime, enum_type
 
 
 class Language(enum.Enum):
@@ -29,7 +28,7 @@ class ClientExists(CaseworkError):
         self.client_id = client_id
 
 
-class Client(Base):
+class Client(CaseworkBase):
     __tablename__ = "client"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(300))

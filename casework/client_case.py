@@ -13,8 +13,8 @@ from sqlalchemy import Boolean, ForeignKey, Index, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from casework.errors import NotFound, Refused
-from casework.models import UtcDateTime, enum_type
-from engine.models import Base
+from casework.models import CaseworkBase, UtcDateTime, enum_type
+from engine.models import Case
 
 
 class CaseStatus(enum.Enum):
@@ -35,10 +35,10 @@ class ClosureReason(enum.Enum):
     OWN_WORKER = "own_worker"  # coordinator decision: the own worker carries the client
 
 
-class ClientCase(Base):
+class ClientCase(CaseworkBase):
     __tablename__ = "client_case"
     __table_args__ = (Index("ix_client_case_status_needs", "status", "needs_case_manager"),)
-    case_id: Mapped[str] = mapped_column(ForeignKey("case.id"), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey(Case.id), primary_key=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("client.id"), index=True)
     status: Mapped[CaseStatus] = mapped_column(enum_type(CaseStatus))
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -8,11 +8,10 @@ from sqlalchemy import ForeignKey, Index, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from casework.errors import CaseworkError, Refused, get_or_raise
-from casework.models import UtcDateTime
-from engine.models import Base
+from casework.models import CaseworkBase, UtcDateTime
 
 
-class Consent(Base):
+class Consent(CaseworkBase):
     __tablename__ = "consent"
     __table_args__ = (Index("ix_consent_client_partner", "client_id", "partner_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

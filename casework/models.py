@@ -1,4 +1,9 @@
-"""Column types shared by the casework tables (which all live on engine.models.Base)."""
+"""The casework tables' declarative base (their own metadata, apart from the engine's) and shared column types.
+
+The engine is a generic BPMN runtime: its metadata holds its own tables only. Casework tables that point
+at an engine table (a client case is an engine case) name the engine's column object in the foreign key,
+so the reference resolves across the two metadata objects; Alembic compares the schema against both.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Enum
+from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from engine.clock import aware
 from engine.models import enum_column
+
+
+class CaseworkBase(DeclarativeBase):
+    """Base of every casework table; `CaseworkBase.metadata` is the casework schema."""
 
 
 def enum_type(cls: type[enum.Enum]) -> Enum:
@@ -31,6 +42,4 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
+        return aware(value)

@@ -10,8 +10,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from casework.client_case import get_case
 from casework.errors import CaseworkError, get_or_raise
-from casework.models import UtcDateTime, enum_type
-from engine.models import Base
+from casework.models import CaseworkBase, UtcDateTime, enum_type
 
 
 class PartnerKind(enum.Enum):
@@ -26,7 +25,7 @@ class PartnerKind(enum.Enum):
     OTHER = "other"
 
 
-class NetworkPartner(Base):
+class NetworkPartner(CaseworkBase):
     __tablename__ = "network_partner"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     organisation: Mapped[str] = mapped_column(String(300), index=True)
@@ -38,7 +37,7 @@ class NetworkPartner(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class PartnerResponsibility(Base):
+class PartnerResponsibility(CaseworkBase):
     """A partner's own part in one case; the partner reports back to the case manager on it."""
 
     __tablename__ = "partner_responsibility"

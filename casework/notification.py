@@ -15,8 +15,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from casework.models import UtcDateTime, enum_type
-from engine.models import Base
+from casework.models import CaseworkBase, UtcDateTime, enum_type
+from engine.models import Case
 
 
 class MessageStatus(enum.Enum):
@@ -33,11 +33,11 @@ class Attachment:
     content: bytes
 
 
-class OutboxMessage(Base):
+class OutboxMessage(CaseworkBase):
     __tablename__ = "outbox_message"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)  # one row per cause, e.g. "job:<id>:<recipient>"
-    case_id: Mapped[str | None] = mapped_column(ForeignKey("case.id"), index=True)
+    case_id: Mapped[str | None] = mapped_column(ForeignKey(Case.id), index=True)
     recipient: Mapped[str] = mapped_column(String(250))  # "staff:<user id>" or "client:<client id>"
     to_address: Mapped[str | None] = mapped_column(String(300))
     language: Mapped[str] = mapped_column(String(5))
@@ -54,7 +54,7 @@ class OutboxMessage(Base):
                                                                order_by="OutboxAttachment.id")
 
 
-class OutboxAttachment(Base):
+class OutboxAttachment(CaseworkBase):
     __tablename__ = "outbox_attachment"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("outbox_message.id", ondelete="CASCADE"), index=True)

@@ -16,8 +16,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from casework.client_case import CaseStatus, get_case
 from casework.errors import CaseworkError, Refused
-from casework.models import UtcDateTime, enum_type
-from engine.models import Base
+from casework.models import CaseworkBase, UtcDateTime, enum_type
 
 DEFAULT_FOLLOW_UP_MONTHS = 3
 MAX_FOLLOW_UP_MONTHS = 6  # the old TYP rule: follow up at least every six months
@@ -91,7 +90,7 @@ class PlanDraft:
     next_meeting: date | None = None
 
 
-class PlanVersion(Base):
+class PlanVersion(CaseworkBase):
     __tablename__ = "plan_version"
     __table_args__ = (UniqueConstraint("case_id", "version"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -109,7 +108,7 @@ class PlanVersion(Base):
     items: Mapped[list[PlanItem]] = relationship(order_by="PlanItem.position", lazy="selectin")
 
 
-class PlanItem(Base):
+class PlanItem(CaseworkBase):
     """A goal, planned service or client task; `responsible` and `due` are required by the schema too."""
 
     __tablename__ = "plan_item"

@@ -13,9 +13,8 @@ from sqlalchemy import ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from casework.errors import NotFound
-from casework.models import UtcDateTime, enum_type
+from casework.models import CaseworkBase, UtcDateTime, enum_type
 from casework.plan import ItemKind, PlanItem, PlanVersion
-from engine.models import Base
 
 
 class ServiceOutcome(enum.Enum):
@@ -25,7 +24,7 @@ class ServiceOutcome(enum.Enum):
     NO_CONSENT = "no_consent"
 
 
-class ServiceReferral(Base):
+class ServiceReferral(CaseworkBase):
     __tablename__ = "service_referral"
     plan_item_id: Mapped[int] = mapped_column(ForeignKey("plan_item.id"), primary_key=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("client_case.case_id"), index=True)

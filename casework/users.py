@@ -18,8 +18,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from casework.errors import Refused, get_or_raise
-from casework.models import UtcDateTime, enum_type
-from engine.models import Base
+from casework.models import CaseworkBase, UtcDateTime, enum_type
 
 
 class Role(enum.Enum):
@@ -42,7 +41,7 @@ _TOUCH_EVERY = timedelta(minutes=1)  # last_used_at precision: not a write on ev
 CASE_MANAGER_ROLES = frozenset({Role.COORDINATOR, Role.CASE_MANAGER})
 
 
-class StaffUser(Base):
+class StaffUser(CaseworkBase):
     __tablename__ = "staff_user"
     id: Mapped[str] = mapped_column(String(200), primary_key=True)  # the login / task assignee id
     name: Mapped[str] = mapped_column(String(300))
@@ -77,7 +76,7 @@ class StaffUser(Base):
         return True
 
 
-class ApiToken(Base):
+class ApiToken(CaseworkBase):
     """A bearer token for machines (workers, integrations); only its SHA-256 is stored.
 
     The token is 32 random bytes, so a plain hash suffices: nobody can guess it back from the hash.
@@ -93,7 +92,7 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
-class StaffRole(Base):
+class StaffRole(CaseworkBase):
     __tablename__ = "staff_user_role"
     user_id: Mapped[str] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[Role] = mapped_column(enum_type(Role), primary_key=True, index=True)

@@ -16,8 +16,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.models import Case
 
-_CASE = Case.__table__
-_SAVED = ("state", "state_format", "version", "variables", "waiting", "updated_at", "status", "ended_at")
+_CASE = Case.metadata.tables[Case.__tablename__]  # a Table, as update() wants it
+_SAVED = ("state", "state_format", "spiff_version", "version", "variables", "waiting", "updated_at", "status",
+          "ended_at")
 
 _LOAD_LOCKED = select(Case).where(Case.id == bindparam("case_id")).with_for_update()
 _SAVE = (update(_CASE).where(_CASE.c.id == bindparam("b_id"), _CASE.c.version == bindparam("b_version"))

@@ -1,4 +1,4 @@
-"""Database access: one SQLAlchemy engine per URL, SQLite tuned for a single writer."""
+"""Database access: one SQLAlchemy engine per URL, SQLite tuned for a single writer and many readers."""
 
 from __future__ import annotations
 
@@ -13,16 +13,22 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+READ_ONLY = "polku_read_only"  # execution option of the read-only engine: a deferred BEGIN on SQLite
+
 
 def make_engine(url: str) -> Engine:
-    """An engine for the URL; SQLite transactions take the write lock at BEGIN (one writer)."""
+    """An engine for the URL; SQLite write transactions take the write lock at BEGIN (one writer).
+
+    Read-only transactions (Database.read) begin deferred instead: in WAL mode they read a snapshot
+    and never wait for the writer.
+    """
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     if not url.startswith("sqlite"):
-        server = create_engine(url, pool_size=10, max_overflow=20)
+        server = create_engine(url, pool_size=10, max_overflow=20, hide_parameters=True)
         _ping_when_idle(server)
         return server
-    kwargs: dict[str, Any] = {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    kwargs: dict[str, Any] = {"connect_args": {"timeout": 30, "check_same_thread": False}, "hide_parameters": True}
     if url in ("sqlite://", "sqlite:///:memory:"):
         kwargs["poolclass"] = StaticPool
     engine = create_engine(url, **kwargs)
@@ -40,7 +46,7 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -73,6 +79,7 @@ def _ping_when_idle(engine: Engine) -> None:
                 cursor.execute("SELECT 1")
             finally:
                 cursor.close()
+            dbapi_conn.rollback()  # end the ping's implicit transaction: a read-only one must begin afresh
         except Exception as err:  # noqa: BLE001 - any failure: let the pool replace the connection
             raise DisconnectionError(str(err)) from err
 
@@ -85,11 +92,27 @@ class Database:
         self.engine = make_engine(url)
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        options: dict[str, Any] = {READ_ONLY: True}
+        if self.is_postgres:
+            options["postgresql_readonly"] = True  # a write by mistake fails instead of taking locks
+        self._readers = sessionmaker(self.engine.execution_options(**options), expire_on_commit=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session whose work commits at the end of the block, or rolls back on any error."""
+        """A write transaction: commits at the end of the block, or rolls back on any error.
+
+        On SQLite it takes the write lock at BEGIN, so two writers queue instead of failing on upgrade.
+        """
         with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only transaction that never queues behind a writer (the inbox reads all day).
+
+        SQLite: a deferred BEGIN reading a snapshot (WAL); PostgreSQL: a READ ONLY transaction.
+        """
+        with self._readers() as session, session.begin():
             yield session
 
     def create_all(self) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.camunda.parser.parser import ParsedDeployment, parse_resources
+from engine.camunda.specs import sharing
 from engine.db import Database
 from engine.errors import NotFound
 from engine.models import Definition, Deployment, Resource
@@ -95,7 +95,7 @@ class DefinitionStore:
         return result
 
     def latest(self, key: str) -> Definition:
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             row = session.execute(
                 select(Definition).where(Definition.key == key).order_by(Definition.version.desc()).limit(1)
             ).scalar_one_or_none()
@@ -103,41 +103,53 @@ class DefinitionStore:
             raise NotFound(f"no process definition with key '{key}' is deployed")
         return row
 
-    def list(self) -> list[Definition]:
-        with self.db.transaction() as session:
+    def latest_versions(self) -> list[Definition]:
+        """The latest version of every process key, by key."""
+        with self.db.read() as session:
             latest = select(Definition.key, func.max(Definition.version).label("v")).group_by(Definition.key).subquery()
             return list(session.execute(
                 select(Definition).join(latest, (Definition.key == latest.c.key) & (Definition.version == latest.c.v))
                 .order_by(Definition.key)).scalars())
 
     def by_start_message(self, message: str) -> list[Definition]:
-        return [d for d in self.list() if message in (d.start_messages or [])]
+        return [d for d in self.latest_versions() if message in (d.start_messages or [])]
 
     def load(self, definition_id: int, session: Session | None = None) -> LoadedDefinition:
         """The parsed definition; parsed once per version and kept in memory.
 
         A caller already inside a transaction passes its session: on SQLite a second transaction
-        would wait for the write lock its own caller holds.
+        would wait for the write lock its own caller holds. The lock only guards parsing and the
+        cache, never a database call: a thread holding it while waiting for the database, and a
+        case transaction holding the database while waiting for it, stalled each other.
         """
         cached = self._cache.get(definition_id)
         if cached is not None:
             return cached
-        with self._lock:
+        if session is not None:
+            siblings, resources = _deployment_of(session, definition_id)
+        else:
+            with self.db.read() as reader:
+                siblings, resources = _deployment_of(reader, definition_id)
+        with self._lock:  # parse each deployment once, even when several threads find the cache cold
             cached = self._cache.get(definition_id)
             if cached is not None:
                 return cached
-            with nullcontext(session) if session is not None else self.db.transaction() as tx:
-                row = tx.get(Definition, definition_id)
-                if row is None:
-                    raise NotFound(f"process definition {definition_id} does not exist")
-                resources = {r.name: r.content for r in tx.execute(
-                    select(Resource).where(Resource.deployment_id == row.deployment_id)).scalars()}
-                siblings = list(tx.execute(
-                    select(Definition).where(Definition.deployment_id == row.deployment_id)).scalars())
-            parsed = parse_resources(resources)
+            parsed = parse_resources(resources, check_size=False)  # deployed under the limits of its day
             for sibling in siblings:
                 process = parsed.processes[sibling.key]
+                sharing.link(process.spec, process.subprocess_specs)  # before any case sees the shared specs
                 self._cache[sibling.id] = LoadedDefinition(
                     sibling.id, sibling.key, sibling.version, sibling.name,
                     process.spec, process.subprocess_specs, parsed.decisions)
             return self._cache[definition_id]
+
+
+def _deployment_of(session: Session, definition_id: int) -> tuple[list[Definition], dict[str, bytes]]:
+    """The definitions deployed together with `definition_id` and their resources."""
+    row = session.get(Definition, definition_id)
+    if row is None:
+        raise NotFound(f"process definition {definition_id} does not exist")
+    resources = {r.name: r.content for r in session.execute(
+        select(Resource).where(Resource.deployment_id == row.deployment_id)).scalars()}
+    siblings = list(session.execute(select(Definition).where(Definition.deployment_id == row.deployment_id)).scalars())
+    return siblings, resources

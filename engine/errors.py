@@ -59,3 +59,24 @@ class ProcessError(EngineError):
         super().__init__(message)
         self.message = message
         self.element_id = element_id
+
+
+class StateVersionError(EngineError):
+    """A case's saved state has a version this code cannot read (newer, unknown, or a failed upgrade)."""
+
+
+class OutcomeNotStored(EngineError):
+    """A job's outcome was refused (by the case or the database) and counted as a failed attempt instead.
+
+    `message` is what the job's error message now says; `retries_left` 0 means an incident was opened;
+    `by_database` tells a value the database would not store from a process that cannot go on.
+    """
+
+    def __init__(self, job_id: str, message: str, retries_left: int, by_database: bool,
+                 element_id: str | None = None) -> None:
+        super().__init__(f"job {job_id}: the outcome could not be stored: {message}")
+        self.job_id = job_id
+        self.message = message
+        self.retries_left = retries_left
+        self.by_database = by_database
+        self.element_id = element_id  # where the process failed on it, when it did

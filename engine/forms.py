@@ -295,16 +295,16 @@ def _convert(f: FormField, raw: Any) -> tuple[Any, str | None]:
         return (parsed.isoformat(), None) if parsed else (None, DATE_MESSAGE)
     if kind == "enum":
         ids = [i for i, _ in f.options]
-        text = (
+        choice = (
             str(raw)
             if isinstance(raw, (str, int)) and not isinstance(raw, bool)
             else None
         )
         if not ids:
             return None, "has no values to choose from (the form defines none)"
-        if text not in ids:
+        if choice not in ids:
             return None, f"must be one of: {', '.join(ids)}"
-        return text, None
+        return choice, None
     if isinstance(raw, str):
         return raw, None
     if isinstance(raw, (int, float, Decimal)) and not isinstance(raw, bool):

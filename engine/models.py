@@ -7,7 +7,7 @@ the same code path that saves a case's state (engine/transition.py), so they can
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -24,13 +24,6 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """A stored timestamp as aware UTC: SQLite hands back naive datetimes (it keeps no zone)."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 class Base(DeclarativeBase):
@@ -151,7 +144,8 @@ class Job(Base):
     topic: Mapped[str] = mapped_column(String(300))
     priority: Mapped[int] = mapped_column(Integer, default=0)
     retries: Mapped[int | None] = mapped_column(Integer)
-    lock_owner: Mapped[str | None] = mapped_column(String(200))
+    lock_owner: Mapped[str | None] = mapped_column(String(200))  # the worker's id (Camunda's workerId)
+    lock_account: Mapped[str | None] = mapped_column(String(200))  # the account that fetched it; None: in-process
     lock_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error_message: Mapped[str | None] = mapped_column(Text)
@@ -192,6 +186,10 @@ class HistoryEvent(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_seq: Mapped[float | None] = mapped_column(Float)  # order of completion within one transaction
     actor: Mapped[str | None] = mapped_column(String(200))
+
+
+FAILED_EXTERNAL_TASK = "failedExternalTask"  # incident kind: an external task whose retries ran out
+FAILED_TIMER = "failedTimer"  # incident kind: a timer whose firing failed (the case could not move on from it)
 
 
 class Incident(Base):

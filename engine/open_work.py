@@ -10,21 +10,25 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from uuid import uuid5
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from SpiffWorkflow.util.task import TaskState
 
+from engine.camunda.scope import process_view
 from engine.camunda.specs.event_definitions import (
     CamundaCycleTimerEventDefinition,
     CamundaTimerEventDefinition,
     due_time,
 )
+from engine.camunda.specs.tasks import TRIGGER_KEY
 
 
 @dataclass
 class WaitItem:
-    """One thing a case waits for; `kind` is userTask, job, timer or message."""
+    """One thing a case waits for; `kind` is userTask, job, timer, message or trigger (see engine/triggers.py)."""
 
     kind: str
     task: Any
@@ -51,6 +55,14 @@ class WaitItem:
             out["due"] = self.due.isoformat()
         return out
 
+    @property
+    def row_id(self) -> str:
+        """The id of its projection row: the task's own, or derived from it when one task waits for several
+        elements (an event-based gateway for its catch events, the process for its event subprocesses)."""
+        if self.task.task_spec.bpmn_id == self.element_id:
+            return str(self.task.id)
+        return str(uuid5(self.task.id, self.element_id))
+
 
 def all_tasks(workflow: Any) -> Iterator[Any]:
     yield from workflow.tasks.values()
@@ -62,13 +74,25 @@ def _timer_and_messages(task: Any) -> Iterator[WaitItem]:
     spec = task.task_spec
     definition = getattr(spec, "event_definition", None)
     definitions = definition.event_definitions if isinstance(definition, MultipleEventDefinition) else [definition]
-    for d in definitions:
+    for index, d in enumerate(definitions):
+        element = _catching_element(spec, index)
         if isinstance(d, CamundaTimerEventDefinition | CamundaCycleTimerEventDefinition):
             due = due_time(task)
             if due is not None:
-                yield WaitItem("timer", task, spec.bpmn_id, spec.bpmn_name, due=due)
+                yield WaitItem("timer", task, element.bpmn_id, element.bpmn_name, due=due)
         elif isinstance(d, MessageEventDefinition):
-            yield WaitItem("message", task, spec.bpmn_id, spec.bpmn_name, message=d.name)
+            yield WaitItem("message", task, element.bpmn_id, element.bpmn_name, message=d.name)
+
+
+def _catching_element(spec: Any, index: int) -> Any:
+    """The element whose event the index-th definition is: at an event-based gateway, the catch event behind it.
+
+    SpiffWorkflow moves the catch events' definitions onto the gateway, in the order of its outputs, and
+    waits there; Camunda's timer jobs and message subscriptions belong to the catch events, and so do ours.
+    """
+    if isinstance(spec, EventBasedGateway) and index < len(spec.outputs):
+        return spec.outputs[index]
+    return spec
 
 
 def open_work(workflow: Any) -> list[WaitItem]:
@@ -82,6 +106,8 @@ def open_work(workflow: Any) -> list[WaitItem]:
                                   assignment=task.internal_data.get("assignment", {})))
         elif state == TaskState.STARTED and "job" in task.internal_data:
             items.append(WaitItem("job", task, spec.bpmn_id, spec.bpmn_name, topic=getattr(spec, "topic", None)))
+        elif state == TaskState.STARTED and TRIGGER_KEY in task.internal_data:
+            items.append(WaitItem("trigger", task, spec.bpmn_id, spec.bpmn_name))
         elif state == TaskState.WAITING:
             items.extend(_timer_and_messages(task))
     items.extend(_event_subprocess_messages(workflow))
@@ -112,14 +138,15 @@ def _interrupted(workflow: Any) -> bool:
 
 
 def current_variables(workflow: Any) -> dict[str, Any]:
-    """The case's variables now: the data of its open tasks, or of its last task when it ended."""
+    """The case's variables now: the process variables of its open tasks (not their locals, engine/camunda/scope.py),
+    or the data of its last task when it ended."""
     if workflow.completed or workflow.is_completed():
         end = workflow.last_task
         return dict(end.data) if end is not None else dict(workflow.data)
     merged: dict[str, Any] = {}
     for task in workflow.tasks.values():
         if task._state & (TaskState.READY | TaskState.WAITING | TaskState.STARTED):
-            merged.update(task.data)
+            merged.update(process_view(task))
     if not merged and workflow.last_task is not None:
         merged.update(workflow.last_task.data)
     return merged

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
+from engine.camunda import scope
 from engine.camunda.script_engine import json_safe
 from engine.models import Case, HistoryEvent, Job, MessageSubscription, Task, TaskCandidate, TaskStatus, Timer
 from engine.open_work import WaitItem, all_tasks
@@ -25,12 +26,20 @@ _PROJECTED = "polku.projected_kinds"  # session.info: case id -> kinds of wait i
 _ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 _CLOSED = TaskState.COMPLETED | TaskState.CANCELLED | TaskState.ERROR
 
-_HISTORY = HistoryEvent.__table__
-_TASK = Task.__table__
-_CANDIDATE = TaskCandidate.__table__
-_JOB = Job.__table__
-_TIMER = Timer.__table__
-_SUBSCRIPTION = MessageSubscription.__table__
+
+
+def _table(model: Any) -> Table:
+    """The model's Table, typed as one (insert/update/delete want a Table, `__table__` is a FromClause)."""
+    table: Table = model.metadata.tables[model.__tablename__]
+    return table
+
+
+_HISTORY = _table(HistoryEvent)
+_TASK = _table(Task)
+_CANDIDATE = _table(TaskCandidate)
+_JOB = _table(Job)
+_TIMER = _table(Timer)
+_SUBSCRIPTION = _table(MessageSubscription)
 
 _INSERT_HISTORY = insert(_HISTORY)
 _CLOSE_HISTORY = (update(_HISTORY).where(_HISTORY.c.task_id == bindparam("b_task"))
@@ -49,6 +58,7 @@ _JOB_IDS = select(_JOB.c.id).where(_JOB.c.case_id == bindparam("case_id"))
 _DELETE_JOBS = delete(_JOB).where(_JOB.c.id.in_(bindparam("ids", expanding=True)))
 _DELETE_CASE_JOBS = delete(_JOB).where(_JOB.c.case_id == bindparam("case_id"))
 _INSERT_JOB = insert(_JOB)
+_REFRESH_JOB_VARIABLES = update(_JOB).where(_JOB.c.id == bindparam("b_id")).values(variables=bindparam("b_variables"))
 _DELETE_TIMERS = delete(_TIMER).where(_TIMER.c.case_id == bindparam("case_id"))
 _INSERT_TIMER = insert(_TIMER)
 _DELETE_SUBSCRIPTIONS = delete(_SUBSCRIPTION).where(_SUBSCRIPTION.c.case_id == bindparam("case_id"))
@@ -136,22 +146,23 @@ def write_projections(session: Session, case_id: str, workflow: Any, items: list
         return not first and (before is None or kind in before)
 
     _write_tasks(conn, case_id, workflow, [i for i in items if i.kind == "userTask"], now, actor, not had("userTask"))
-    _write_jobs(conn, case_id, [i for i in items if i.kind == "job"], now, not had("job"))
+    _write_jobs(conn, case_id, [i for i in items if i.kind == "job"], now, not had("job"), scope.received(workflow))
     if had("timer"):
         conn.execute(_DELETE_TIMERS, {"case_id": case_id})
     if had("message"):
         conn.execute(_DELETE_SUBSCRIPTIONS, {"case_id": case_id})
-    timers = [{"id": str(i.task.id), "case_id": case_id, "element_id": i.element_id, "due_at": i.due}
+    timers = [{"id": i.row_id, "case_id": case_id, "element_id": i.element_id, "due_at": i.due}
               for i in items if i.kind == "timer"]
     if timers:
         conn.execute(_INSERT_TIMER, timers)
-    messages = [{"id": str(uuid5(i.task.id, i.element_id)) if i.task is workflow.task_tree else str(i.task.id),
-                 "case_id": case_id, "message_name": i.message, "element_id": i.element_id}
-                for i in items if i.kind == "message"]
+    messages: list[dict[str, Any]] = [
+        {"id": i.row_id, "case_id": case_id, "message_name": i.message, "element_id": i.element_id}
+        for i in items if i.kind == "message"]
     if messages:
-        seen: set[str] = set()
-        unique = [m for m in messages if not (m["id"] in seen or seen.add(m["id"]))]  # type: ignore[func-returns-value]
-        conn.execute(_INSERT_SUBSCRIPTION, unique)
+        unique: dict[str, dict[str, Any]] = {}
+        for row in messages:
+            unique.setdefault(row["id"], row)  # one row per id: the first wins
+        conn.execute(_INSERT_SUBSCRIPTION, list(unique.values()))
 
 
 def _compare(conn: Any, ids_query: Any, case_id: str, items: list[WaitItem], none_yet: bool
@@ -223,7 +234,8 @@ def _has_candidates(task: Any) -> bool:
     return bool(assignment.get("candidateGroups") or assignment.get("candidateUsers"))
 
 
-def _write_jobs(conn: Any, case_id: str, items: list[WaitItem], now: datetime, none_yet: bool) -> None:
+def _write_jobs(conn: Any, case_id: str, items: list[WaitItem], now: datetime, none_yet: bool,
+                changed: set[Any]) -> None:
     if not items:
         # no job wanted (the usual end of a job's completion): every row of the case goes, one statement
         if not none_yet:
@@ -239,6 +251,11 @@ def _write_jobs(conn: Any, case_id: str, items: list[WaitItem], now: datetime, n
             for task_id, i in wanted.items() if task_id not in existing]
     if rows:
         conn.execute(_INSERT_JOB, rows)
+    # a waiting job whose variables another branch changed (engine/camunda/scope.py) hands out the new ones
+    refreshed = [{"b_id": task_id, "b_variables": json_safe(i.task.data)} for task_id, i in wanted.items()
+                 if task_id in existing and i.task.id in changed]
+    if refreshed:
+        conn.execute(_REFRESH_JOB_VARIABLES, refreshed)
 
 
 def _find(workflow: Any, task_id: str) -> Any:

@@ -14,15 +14,17 @@ from uuid import UUID
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 
-from engine import jobs, messages, timers
-from engine.camunda.script_engine import utcnow
+from engine import assignment, jobs, messages, timers, triggers
+from engine import incidents as repairs
+from engine.clock import Clock, aware, utcnow
 from engine.db import Database
 from engine.definitions import DefinitionStore
 from engine.errors import Conflict, FormError, NotFound
 from engine.forms import Form, validate_submission
-from engine.models import Case, CaseStatus, Definition, Task, TaskStatus, Timer, aware
+from engine.incidents import IncidentRecord
+from engine.models import Case, CaseStatus, Definition, Task, TaskStatus, Timer
 from engine.retry import RetryStrategy
-from engine.transition import CaseContext, CaseTransaction, Clock, guard, run_steps
+from engine.transition import CaseContext, CaseTransaction, guard, run_steps
 
 
 def find_task(ctx: CaseContext, task_id: str) -> Any:
@@ -90,7 +92,7 @@ class Engine:
             run_steps(ctx.workflow)
 
     def _open_task_case(self, task_id: str) -> str:
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             row = session.get(Task, task_id)
         if row is None:
             raise NotFound(f"task {task_id} does not exist")
@@ -99,28 +101,39 @@ class Engine:
                            + (f" by {row.completed_by}" if row.completed_by else ""))
         return row.case_id
 
-    def claim(self, task_id: str, user: str | None) -> None:
-        """Set (or with None, clear) a task's assignee; Conflict if someone else holds it."""
-        with self.db.transaction() as session:
-            row = session.execute(select(Task).where(Task.id == task_id).with_for_update()).scalar_one_or_none()
-            if row is None:
-                raise NotFound(f"task {task_id} does not exist")
-            if row.status != TaskStatus.OPEN:
-                raise Conflict(f"task {task_id} is {row.status.value}")
-            if user is not None and row.assignee not in (None, user):
-                raise Conflict(f"task {task_id} is already assigned to {row.assignee}")
-            row.assignee = user
-            row.claimed_at = self.clock() if user else None
+    # -- who works on a task (engine/assignment.py): each change is one case transaction ------------
+    @guard
+    def claim(self, task_id: str, user: str | None, actor: str | None = None) -> None:
+        """`user` takes the task (None: unclaim); Conflict if someone else holds it or it is no longer open."""
+        if user is None:
+            assignment.unclaim(self, task_id, actor)
+        else:
+            assignment.claim(self, task_id, user, actor)
 
-    def reassign(self, case_id: str, from_user: str, to_user: str) -> list[str]:
+    @guard
+    def unclaim(self, task_id: str, actor: str | None = None) -> None:
+        """Give the task back to its candidates; Conflict if it is no longer open."""
+        assignment.unclaim(self, task_id, actor)
+
+    @guard
+    def set_assignee(self, task_id: str, user: str | None, actor: str | None, reason: str | None = None) -> None:
+        """Assign the task to `user` (None: nobody) whoever holds it now, e.g. a team lead's decision."""
+        assignment.set_assignee(self, task_id, user, actor, reason)
+
+    @guard
+    def delegate(self, task_id: str, user: str, actor: str | None) -> None:
+        """Hand the task to `user`; its owner (who delegated) stays on record (Camunda's delegation, no resolve)."""
+        assignment.delegate(self, task_id, user, actor)
+
+    @guard
+    def reassign(self, case_id: str, from_user: str, to_user: str, actor: str | None = None,
+                 reason: str | None = None) -> list[str]:
         """Hand the case's open tasks of `from_user` to `to_user` (a case manager change); returns their ids."""
-        with self.db.transaction() as session:
-            rows = list(session.execute(select(Task).where(Task.case_id == case_id, Task.status == TaskStatus.OPEN,
-                                                           Task.assignee == from_user).with_for_update()).scalars())
-            for row in rows:
-                row.assignee = to_user
-                row.claimed_at = self.clock()
-            return [row.id for row in rows]
+        return assignment.reassign(self, case_id, from_user, to_user, actor, reason)
+
+    def task_history(self, task_id: str) -> list[assignment.TaskHistoryEntry]:
+        """The task's life, oldest first: created, every assignment change (who, when, from, to, why), the end."""
+        return assignment.task_history(self, task_id)
 
     @guard
     def cancel(self, case_id: str, actor: str | None = None) -> None:
@@ -148,7 +161,7 @@ class Engine:
 
     # -- reading -------------------------------------------------------------------------------
     def case(self, case_id: str) -> dict[str, Any]:
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             row = session.execute(select(Case, Definition).join(Definition).where(Case.id == case_id)).one_or_none()
         if row is None:
             raise NotFound(f"case {case_id} does not exist")
@@ -158,44 +171,48 @@ class Engine:
         query = select(Case, Definition).join(Definition).order_by(Case.created_at).limit(limit)
         if status is not None:
             query = query.where(Case.status == status)
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             return [_case_json(c, d) for c, d in session.execute(query).all()]
 
     def open_tasks(self, case_id: str | None = None) -> list[Task]:
         query = select(Task).where(Task.status == TaskStatus.OPEN).order_by(Task.created_at)
         if case_id is not None:
             query = query.where(Task.case_id == case_id)
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             return list(session.execute(query).scalars())
 
     # -- jobs, timers, messages ----------------------------------------------------------------
+    # `account`: the authenticated account a worker acts for (engine/jobs.py); None acts on any job.
     def fetch_and_lock(self, worker_id: str, topics: list[jobs.TopicRequest], max_jobs: int = 10,
-                       use_priority: bool = True) -> list[jobs.LockedJob]:
-        return jobs.fetch_and_lock(self, worker_id, topics, max_jobs, use_priority)
+                       use_priority: bool = True, account: str | None = None) -> list[jobs.LockedJob]:
+        return jobs.fetch_and_lock(self, worker_id, topics, max_jobs, use_priority, account)
 
     @guard
-    def complete_job(self, job_id: str, worker_id: str, variables: Mapping[str, Any] | None = None) -> None:
-        jobs.complete(self, job_id, worker_id, variables)
+    def complete_job(self, job_id: str, worker_id: str, variables: Mapping[str, Any] | None = None,
+                     account: str | None = None) -> None:
+        jobs.complete(self, job_id, worker_id, variables, account)
 
     def fail_job(self, job_id: str, worker_id: str, message: str, details: str | None = None,
-                 retries: int | None = None, retry_timeout_ms: int | None = None) -> jobs.FailureOutcome:
-        return jobs.fail(self, job_id, worker_id, message, details, retries, retry_timeout_ms)
+                 retries: int | None = None, retry_timeout_ms: int | None = None,
+                 account: str | None = None) -> jobs.FailureOutcome:
+        return jobs.fail(self, job_id, worker_id, message, details, retries, retry_timeout_ms, account)
 
     @guard
     def bpmn_error(self, job_id: str, worker_id: str, code: str, message: str | None = None,
-                   variables: Mapping[str, Any] | None = None) -> None:
-        jobs.bpmn_error(self, job_id, worker_id, code, message, variables)
+                   variables: Mapping[str, Any] | None = None, account: str | None = None) -> None:
+        jobs.bpmn_error(self, job_id, worker_id, code, message, variables, account)
 
-    def extend_lock(self, job_id: str, worker_id: str, duration_ms: int) -> None:
-        jobs.extend_lock(self, job_id, worker_id, duration_ms)
+    def extend_lock(self, job_id: str, worker_id: str, duration_ms: int, account: str | None = None) -> None:
+        jobs.extend_lock(self, job_id, worker_id, duration_ms, account)
 
-    def unlock(self, job_id: str, worker_id: str | None = None) -> None:
-        jobs.unlock(self, job_id, worker_id)
+    def unlock(self, job_id: str, worker_id: str | None = None, account: str | None = None) -> None:
+        jobs.unlock(self, job_id, worker_id, account)
 
     def release_expired_locks(self, now: datetime | None = None) -> int:
         return jobs.release_expired_locks(self, now or self.clock())
 
-    def fire_due_timers(self, now: datetime | None = None, limit: int = 100) -> int:
+    def fire_due_timers(self, now: datetime | None = None, limit: int | None = None) -> int:
+        """Fire what is due at `now` (default the clock), case by case until nothing is; how many fired."""
         return timers.fire_due(self, now or self.clock(), limit)
 
     @guard
@@ -207,20 +224,26 @@ class Engine:
         query = select(Timer.id, Timer.due_at).where(Timer.case_id == case_id).order_by(Timer.due_at, Timer.id)
         if element_id is not None:
             query = query.where(Timer.element_id == element_id)
-        with self.db.transaction() as session:
-            return [(timer_id, aware(due)) for timer_id, due in session.execute(query).all()]
+        with self.db.read() as session:
+            return [(timer_id, aware(due) or due) for timer_id, due in session.execute(query).all()]
 
     @guard
     def correlate(self, message: str, case_id: str | None = None, business_key: str | None = None,
                   variables: Mapping[str, Any] | None = None, all_matches: bool = False) -> list[str]:
         return messages.correlate(self, message, case_id, business_key, variables, all_matches)
 
+    @guard
+    def trigger(self, case_id: str, element_id: str, variables: Mapping[str, Any] | None = None,
+                actor: str | None = None) -> None:
+        """Continue a case waiting at a receive task without a message (Camunda's `signal`)."""
+        triggers.trigger(self, case_id, element_id, variables, actor)
+
     # -- reads for the Camunda-compatible REST API ------------------------------------------------
     def external_jobs(self, job_ids: list[str] | None = None, topic: str | None = None,
                       worker_id: str | None = None, locked: bool | None = None, case_id: str | None = None,
                       business_key: str | None = None, element_id: str | None = None,
-                      with_retries_left: bool | None = None, offset: int = 0, limit: int = 1000
-                      ) -> list[dict[str, Any]]:
+                      with_retries_left: bool | None = None, offset: int = 0, limit: int = 1000,
+                      lock_account: str | None = None) -> list[dict[str, Any]]:
         """Jobs with their case and definition, oldest first; `locked` means a lock that has not run out."""
         from engine.models import Job
 
@@ -231,7 +254,8 @@ class Engine:
         if job_ids is not None:
             query = query.where(Job.id.in_(job_ids))
         for column, value in ((Job.topic, topic), (Job.lock_owner, worker_id), (Job.case_id, case_id),
-                              (Case.business_key, business_key), (Job.element_id, element_id)):
+                              (Case.business_key, business_key), (Job.element_id, element_id),
+                              (Job.lock_account, lock_account)):
             if value is not None:
                 query = query.where(column == value)
         if locked is True:
@@ -242,12 +266,13 @@ class Engine:
             query = query.where((Job.retries.is_(None)) | (Job.retries > 0))
         elif with_retries_left is False:
             query = query.where(Job.retries == 0)
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             rows = session.execute(query).all()
         return [{
             "id": job.id, "topic": job.topic, "caseId": job.case_id, "businessKey": case.business_key,
             "definitionId": definition.id, "definitionKey": definition.key, "definitionVersion": definition.version,
-            "elementId": job.element_id, "workerId": job.lock_owner, "lockExpiresAt": aware(job.lock_expires_at),
+            "elementId": job.element_id, "workerId": job.lock_owner, "lockAccount": job.lock_account,
+            "lockExpiresAt": aware(job.lock_expires_at),
             "retries": job.retries, "priority": job.priority, "errorMessage": job.error_message,
             "errorDetails": job.error_details, "suspended": bool(job.suspended) or case.status == CaseStatus.SUSPENDED,
             "createdAt": aware(job.created_at), "variables": dict(job.variables or {}),
@@ -257,6 +282,43 @@ class Engine:
                         ) -> list[str]:
         """Ids of active cases subscribed to the message (so a caller can tell delivery from a start)."""
         return messages.waiting_cases(self, message, case_id, business_key)
+
+    # -- incidents -------------------------------------------------------------------------------------
+    def incidents(self, open_only: bool = True, incident_id: int | None = None, case_id: str | None = None,
+                  element_id: str | None = None, kind: str | None = None, job_id: str | None = None,
+                  definition_id: int | None = None, offset: int = 0, limit: int = 1000
+                  ) -> list[IncidentRecord]:
+        """Incidents with their case, oldest first; only open ones unless `open_only` is False."""
+        return repairs.list_incidents(self, open_only, incident_id, case_id, element_id, kind, job_id,
+                                      definition_id, offset, limit)
+
+    def count_incidents(self, open_only: bool = True, incident_id: int | None = None, case_id: str | None = None,
+                        element_id: str | None = None, kind: str | None = None, job_id: str | None = None,
+                        definition_id: int | None = None) -> int:
+        return repairs.count_incidents(self, open_only, incident_id, case_id, element_id, kind, job_id,
+                                       definition_id)
+
+    def incident(self, incident_id: int) -> IncidentRecord:
+        return repairs.get(self, incident_id)
+
+    @guard
+    def retry_incident(self, incident_id: int, actor: str | None, note: str | None, retries: int | None = None,
+                       at: datetime | None = None, variables: Mapping[str, Any] | None = None
+                       ) -> IncidentRecord:
+        """Retry a failed job or re-arm a failed timer, variables set first; one transaction (engine/incidents.py)."""
+        return repairs.retry(self, incident_id, actor, note, retries, at, variables)
+
+    def resolve_incident(self, incident_id: int, actor: str | None, note: str | None) -> IncidentRecord:
+        """Close an incident without a retry: a job stays at 0 retries (engine/incidents.py says what that means)."""
+        return repairs.resolve(self, incident_id, actor, note)
+
+    def set_job_retries(self, job_id: str, retries: int, actor: str | None, note: str | None = None) -> None:
+        repairs.set_job_retries(self, job_id, retries, actor, note)
+
+    @guard
+    def set_timer_retries(self, timer_id: str, retries: int, actor: str | None, due: datetime | None = None,
+                          note: str | None = None) -> None:
+        repairs.set_timer_retries(self, timer_id, retries, actor, due, note)
 
 
 def _case_json(case: Case, definition: Definition) -> dict[str, Any]:

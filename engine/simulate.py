@@ -6,13 +6,14 @@ Time is virtual: timers fire at once by moving the simulation clock to their due
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from lxml import etree
 from sqlalchemy import select
 
 from engine.camunda.parser.extensions import BPMN_NS
+from engine.clock import aware, utcnow
 from engine.db import Database
 from engine.errors import Conflict, EngineError, FormError, NotFound, ProcessError
 from engine.forms import Form, defaults
@@ -23,13 +24,13 @@ from engine.runtime import Engine
 
 class VirtualClock:
     def __init__(self) -> None:
-        self.now = datetime.now(UTC)
+        self.now = utcnow()
 
     def __call__(self) -> datetime:
         return self.now
 
     def advance_to(self, moment: datetime) -> None:
-        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        moment = aware(moment)
         self.now = max(self.now, moment)
 
 

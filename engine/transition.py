@@ -6,29 +6,33 @@ rolls the whole transaction back, so the previous state stays intact.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
 from engine import case_store
 from engine.camunda import serializer
 from engine.camunda.script_engine import CamundaScriptEngine, json_safe
+from engine.clock import Clock
 from engine.db import Database
 from engine.definitions import DefinitionStore, LoadedDefinition
 from engine.errors import Conflict, EngineError, NotFound, ProcessError
 from engine.models import Case, CaseStatus
-from engine.open_work import WaitItem, current_variables, open_work
+from engine.open_work import WaitItem, all_tasks, current_variables, open_work
 from engine.projections import record_history, write_projections
 from engine.pruning import prune
 
-Clock = Callable[[], datetime]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass
@@ -58,11 +62,26 @@ def process_error(err: Exception) -> ProcessError:
 
 
 def run_steps(workflow: Any) -> None:
-    """Run the engine until only waits remain; SpiffWorkflow errors become ProcessError."""
+    """Run the engine until only waits remain; SpiffWorkflow errors become ProcessError.
+
+    Spiff's do_engine_steps ends by refreshing timers, which fires any that are due (a cycle's next
+    occurrence too) and leaves the element after each READY but not run: a job with no job row, found by
+    no one. So run again until no engine task is ready; stop if a pass moves nothing.
+    """
     try:
         workflow.do_engine_steps()
+        ready = _ready_engine_tasks(workflow)
+        while ready:
+            workflow.do_engine_steps()
+            ready, before = _ready_engine_tasks(workflow), ready
+            if ready == before:
+                break
     except SpiffWorkflowException as err:
         raise process_error(err) from err
+
+
+def _ready_engine_tasks(workflow: Any) -> set[Any]:
+    return {t.id for t in all_tasks(workflow) if t._state == TaskState.READY and not t.task_spec.manual}
 
 
 class CaseTransaction:
@@ -99,8 +118,8 @@ class CaseTransaction:
             definition = self.definitions.load(row.definition_id, session)  # same tx: no self-deadlock
             moment = now or self.clock()
             engine = self.script_engine(definition, now)
-            workflow = serializer.loads(row.state, row.state_format, definition.spec, definition.subprocess_specs,
-                                        engine)
+            workflow = serializer.loads(row.state, row.state_format, row.spiff_version, definition.spec,
+                                        definition.subprocess_specs, engine)
             ctx = CaseContext(session, row, workflow, definition, moment, actor)
             yield ctx
             self.save(ctx)
@@ -115,7 +134,8 @@ class CaseTransaction:
             workflow = BpmnWorkflow(definition.spec, definition.subprocess_specs,
                                     script_engine=self.script_engine(definition))
             row = Case(id=str(uuid.uuid4()), definition_id=definition_id, business_key=business_key,
-                       status=CaseStatus.ACTIVE, state="", state_format=serializer.STATE_VERSION, version=0,
+                       status=CaseStatus.ACTIVE, state="", state_format=serializer.STATE_VERSION,
+                       spiff_version=serializer.SPIFF_VERSION, version=0,
                        variables={}, waiting=[], created_at=moment, updated_at=moment)
             session.add(row)
             session.flush()
@@ -138,7 +158,8 @@ class CaseTransaction:
             variables = json_safe(current_variables(workflow))
         except (TypeError, ValueError) as err:
             raise ProcessError(f"case variables cannot be saved: {err}") from err
-        values = {"state": state, "state_format": serializer.STATE_VERSION, "version": case.version + 1,
+        values = {"state": state, "state_format": serializer.STATE_VERSION, "spiff_version": serializer.SPIFF_VERSION,
+                  "version": case.version + 1,
                   "variables": variables, "waiting": [i.describe() for i in items], "updated_at": ctx.now,
                   "status": status,
                   "ended_at": ctx.now if status in (CaseStatus.COMPLETED, CaseStatus.CANCELLED) else None}
@@ -147,10 +168,11 @@ class CaseTransaction:
         write_projections(ctx.session, case.id, workflow, items, ctx.now, ctx.actor, first=ctx.new)
 
 
-def guard(action: Callable[..., Any]) -> Callable[..., Any]:
+def guard(action: Callable[P, R]) -> Callable[P, R]:
     """Turn SpiffWorkflow failures raised by an action into ProcessError (engine errors pass through)."""
 
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    @functools.wraps(action)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return action(*args, **kwargs)
         except EngineError:
@@ -158,6 +180,4 @@ def guard(action: Callable[..., Any]) -> Callable[..., Any]:
         except SpiffWorkflowException as err:
             raise process_error(err) from err
 
-    wrapper.__name__ = action.__name__
-    wrapper.__doc__ = action.__doc__
     return wrapper

@@ -37,10 +37,12 @@ def parse_vars(text: str | None) -> dict[str, Any]:
 
 
 def make_engine(settings: Settings) -> Any:
+    from engine.camunda import limits
     from engine.db import Database
     from engine.runtime import Engine
     from polku.migrate import upgrade
 
+    limits.configure(settings.limits)
     upgrade(settings.database_url)
     return Engine(Database(settings.database_url))
 
@@ -73,8 +75,11 @@ def main() -> None:
 @click.argument("paths", nargs=-1, required=True)
 def validate(paths: tuple[str, ...]) -> None:
     """Check that the files deploy; print FILE: ELEMENT_ID: reason per problem."""
+    from engine.camunda import limits
     from engine.definitions import DefinitionStore
+    from polku.settings import engine_limits
 
+    limits.configure(engine_limits(dict(os.environ)))
     try:
         parsed = DefinitionStore.validate(collect(paths))
     except ValidationFailed as err:
@@ -123,11 +128,28 @@ def db_upgrade() -> None:
 @click.option("--vars", "vars_json", default=None, help="Variables as a JSON object.")
 def start(key: str, business_key: str | None, vars_json: str | None) -> None:
     """Start a case of the latest version of KEY and print its id."""
-    engine = make_engine(Settings.from_env())
+    settings = Settings.from_env()
+    engine = make_engine(settings)
     try:
-        click.echo(engine.start(key, business_key, parse_vars(vars_json), actor="cli"))
+        variables = received(engine, settings, parse_vars(vars_json))
+        click.echo(engine.start(key, business_key, variables, actor="cli"))
     except EngineError as err:
         raise click.ClickException(str(err)) from err
+
+
+def received(engine: Any, settings: Settings, variables: dict[str, Any]) -> dict[str, Any]:
+    """A referral's identity code goes to the client record (casework/referral.py), never into the case."""
+    from casework.errors import CaseworkError
+    from casework.identity_code import IdentityCodeKeys
+    from casework.referral import carries_identity_code, receive_referral
+
+    if not carries_identity_code(variables):
+        return variables
+    try:
+        with engine.db.transaction() as session:
+            return receive_referral(session, IdentityCodeKeys(settings.secret_key), variables, engine.clock())
+    except CaseworkError as err:
+        raise click.ClickException(f"cannot receive the referral: {err}") from err
 
 
 @cli.command()
@@ -169,11 +191,20 @@ def simulate(files: tuple[str, ...], process: str | None, vars_json: str | None,
 
 
 @cli.command()
-def scheduler() -> None:
-    """Run the timer and lock-expiry scheduler in the foreground."""
+@click.option("--interval", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Seconds between rounds; each round fires everything due before it sleeps.")
+def scheduler(interval: float) -> None:
+    """Fire due timers and release expired job locks until SIGTERM or SIGINT (several may run at once)."""
+    import logging
+
     from engine.scheduler import run_forever
 
-    run_forever(make_engine(Settings.from_env()))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # APScheduler logs each run and warns of each run skipped while a long round drains; Spiff logs each
+    # task's state change: all expected, and thousands of lines a minute
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    logging.getLogger("spiff").setLevel(logging.WARNING)
+    run_forever(make_engine(Settings.from_env()), interval)
 
 
 @cli.command()
@@ -225,28 +256,35 @@ def worker(topics: str | None, concurrency: int, batch: int, grace: float, no_ma
 
 @cli.command()
 @click.option("--demo/--no-demo", default=True, help="Deploy bpmn/ and load demo data first.")
-def serve(demo: bool) -> None:
+@click.option("--scheduler/--no-scheduler", "with_scheduler", default=True,
+              help="Fire timers in this process (--no-scheduler when `polku scheduler` runs apart).")
+def serve(demo: bool, with_scheduler: bool) -> None:
     """Serve the web app with the scheduler and the job workers in-process (the embedded default)."""
+    from casework.identity_code import IdentityCodeKeys
     from engine.scheduler import start_background
     from polku.embedded import prepare, start_workers, stop_mailers
     from webapp import create_app
+    from webapp.serving import RequestHandler
 
     settings = Settings.from_env()
     engine = make_engine(settings)
     if demo:
         prepare(engine, settings)
-    sched = start_background(engine)
+    sched = start_background(engine) if with_scheduler else None
     runner = start_workers(engine, settings)
-    app = create_app({"ENGINE": engine})
+    app = create_app({"ENGINE": engine, "IDENTITY_CODE_KEYS": IdentityCodeKeys(settings.secret_key),
+                      **settings.web_config()})
     try:
         # threaded: a long-polling fetchAndLock (/engine-rest) must not hold up other requests
-        app.run(host=settings.host, port=settings.port, use_reloader=False, threaded=True)
+        app.run(host=settings.host, port=settings.port, use_reloader=False, threaded=True,
+                request_handler=RequestHandler)  # `Server: Polku`, without versions
     finally:
         if runner is not None:
             runner.stop()
             runner.stopped.wait(runner.grace_s + 1)
         stop_mailers()
-        sched.shutdown(wait=False)
+        if sched is not None:
+            sched.shutdown(wait=False)
 
 
 @cli.group()
@@ -370,6 +408,13 @@ def user_list() -> None:
             password = "password" if account.password_hash else "no password"
             click.echo(f"{account.id}  {roles}  {state}  {password}  tokens: {tokens}")
 
+
+from polku.decide_command import decide  # noqa: E402
+from polku.incident_commands import incident, incidents  # noqa: E402  (after make_engine, which they use)
+
+cli.add_command(incidents)
+cli.add_command(incident)
+cli.add_command(decide)
 
 if __name__ == "__main__":
     main()

@@ -19,6 +19,7 @@ from casework.consent import record_consent
 from casework.identity_code import fictitious_code
 from casework.network import PartnerKind, add_partner
 from casework.plan import ItemKind, PlanItem, PlanVersion
+from casework.referral import receive_referral
 from casework.users import Role, add_user
 from workers.builtins import load
 from workers.runner import run_until_idle
@@ -79,7 +80,7 @@ DEMO = [
 LIGHT = {"physicalRating": 1, "psychologicalRating": 1, "socialRating": 0, "cognitiveRating": 0, "pathClear": True,
          "hasOwnWorker": False, "socialWelfareClient": False, "motivation": "high",
          "clientView": "Haluan takaisin työelämään osa-aikaisesti."}
-OWN_WORKER = {**LIGHT, "physicalRating": 2, "pathClear": False, "hasOwnWorker": True,
+OWN_WORKER = {**LIGHT, "physicalRating": 2, "pathClear": True, "hasOwnWorker": True, "ownWorkerCanHelp": True,
               "ownWorkerName": "Kuvitteellinen omatyöntekijä, aikuissosiaalityö"}
 BROAD = {"physicalRating": 2, "psychologicalRating": 3, "socialRating": 2, "cognitiveRating": 1, "pathClear": False,
          "hasOwnWorker": False, "socialWelfareClient": False, "motivation": "some",
@@ -125,7 +126,7 @@ class Demo:
 
     def consent(self, case_id: str, *partners: str) -> None:
         with self.engine.db.transaction() as session:
-            client_id = session.get(ClientCase, case_id).client_id  # type: ignore[union-attr]
+            client_id = session.get(ClientCase, case_id).client_id
             for label in partners:
                 record_consent(session, client_id, self.partners[label], "palveluun ohjaus ja tiedonvaihto",
                                self.services.clock(), recorded_by="koordinaattori.anna")
@@ -150,18 +151,20 @@ class Demo:
             self.work(key)
 
     def refer(self, number: int, name: str, code: str, self_referral: bool) -> str:
-        """A referral from the employment services, or the client's own contact."""
+        """A referral from the employment services, or the client's own contact, received as the web form would."""
         key = f"DEMO-{number:03d}"
         first, last = name.split(" ", 1)
         client = {"clientName": name, "personalId": code, "language": "sv" if number % 7 == 0 else "fi",
                   "phone": f"+358 50 000 {number:04d}", "email": f"{first.lower()}.{last.lower()}@example.invalid",
                   "referralReason": "Pitkä työttömyys ja terveysongelmat", "referralConsent": True,
                   "urgency": "normal", "referrer": "Työllisyyspalvelut"}
+        with self.engine.db.transaction() as session:  # the identity code goes to the client record, not the case
+            variables = receive_referral(session, self.services.keys, client, self.services.clock())
         if not self_referral:
-            case_id = self.engine.correlate("referral", business_key=key, variables=client)[0]
+            case_id = self.engine.correlate("referral", business_key=key, variables=variables)[0]
             self.work(key)
         else:
-            case_id = self.engine.start(KEY, business_key=key, actor="demo", variables=client)
+            case_id = self.engine.start(KEY, business_key=key, actor="demo", variables=variables)
         return case_id
 
     def drive(self, case_id: str, key: str, step: str, manager: str | None, number: int) -> None:
@@ -191,9 +194,15 @@ class Demo:
                       actor="koordinaattori.anna")
             return
         assert manager is not None
-        decision = "social_worker" if manager.startswith("sosiaalityo") else "coordinator"
-        self.task(case_id, "confirm_decision", {"decision": decision, "caseManager": manager},
-                  actor="koordinaattori.anna")
+        if manager.startswith("sosiaalityo"):  # the Turku table never names a social worker: the team agrees one
+            self.task(case_id, "confirm_decision", {"decision": "team_review",
+                                                    "overrideReason": "Sosiaalihuollon asiakas"},
+                      actor="koordinaattori.anna")
+            self.task(case_id, "work_ability_team_review", {"decision": "social_worker", "caseManager": manager},
+                      actor="koordinaattori.anna")
+        else:
+            self.task(case_id, "confirm_decision", {"decision": "coordinator", "caseManager": manager},
+                      actor="koordinaattori.anna")
         if step == "plan":
             return
         self.consent(case_id, *(("employment",) if step == "no-consent" else ("employment", "health")))
@@ -243,7 +252,8 @@ def load_demo(engine: Any, services: Services) -> list[str]:
     """Seed staff and partners, start one case per demo client and drive it to its step; returns the case ids."""
     demo = Demo(engine, services)
     demo.seed()
-    ids, codes = [], {}
+    ids: list[str] = []
+    codes: dict[str, str] = {}
     for number, (name, step, manager) in enumerate(DEMO, start=1):
         code = codes.get(name) or fictitious_code(date(1970, 1, 1) + timedelta(days=397 * number), 900 + number)
         if step == "duplicate":  # the client of an open case is referred again: routed to that case

@@ -6,10 +6,16 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
+from engine.camunda.limits import Limits
+from polku.private_files import private_dir, private_sqlite_file
 from workers.services import MailSettings
 
 ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"  # the embedded default's database and secret key: owner-only (polku/private_files.py)
+OVERVIEW_AUDIENCES = ("local", "all", "off")
 
 
 @dataclass(frozen=True)
@@ -21,25 +27,93 @@ class Settings:
     secret_key: str  # derives the identity code search and encryption keys
     handler_modules: tuple[str, ...] = ()  # extra job handler modules the workers import (POLKU_HANDLER_MODULES)
     mail: MailSettings | None = None  # POLKU_SMTP_*; without a host, mail waits in the outbox
-
+    max_request_bytes: int = 1_048_576  # POLKU_MAX_REQUEST_BYTES: a larger request body is refused (413)
+    max_variable_bytes: int = 102_400  # POLKU_MAX_VARIABLE_BYTES: one variable's value as JSON (else 400)
+    base_url: str = ""  # POLKU_BASE_URL: links in responses start with it; default http://HOST:PORT
+    show_overview: str = "local"  # POLKU_SHOW_OVERVIEW: who sees / (local: this machine only; all; off)
+    hsts: bool = False  # POLKU_HSTS: send Strict-Transport-Security on every response (TLS ends at a proxy)
+    sign_in_limit_account: int = 10  # POLKU_SIGN_IN_LIMIT_ACCOUNT: failed sign-ins per account in the window, then 429
+    sign_in_limit_address: int = 50  # POLKU_SIGN_IN_LIMIT_ADDRESS: failed sign-ins per client address in the window
+    sign_in_window_s: int = 900  # POLKU_SIGN_IN_WINDOW_S: seconds a failed sign-in counts against both
+    limits: Limits = Limits()  # POLKU_MAX_DIAGRAM_BYTES, POLKU_MAX_DIAGRAM_ELEMENTS, POLKU_SCRIPT_MEMORY_MB
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
-        default_db = ROOT / "var" / "polku.db"
-        url = env.get("POLKU_DATABASE_URL") or f"sqlite:///{default_db}"
-        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        url = env.get("POLKU_DATABASE_URL") or f"sqlite:///{VAR / 'polku.db'}"
+        database = private_sqlite_file(url)
+        if database is not None and database.parent == VAR:
+            private_dir(VAR)
+        host = env.get("POLKU_HOST", "127.0.0.1")
+        port = _number(env, "POLKU_PORT", 5000)
         return cls(
             database_url=url,
             bpmn_dir=Path(env.get("POLKU_BPMN_DIR") or ROOT / "bpmn"),
-            host=env.get("POLKU_HOST", "127.0.0.1"),
-            port=int(env.get("POLKU_PORT", "5000")),
+            host=host,
+            port=port,
             secret_key=env.get("POLKU_SECRET_KEY") or key_file_secret(
-                Path(env.get("POLKU_SECRET_KEY_FILE") or ROOT / "var" / "secret_key")),
+                Path(env.get("POLKU_SECRET_KEY_FILE") or VAR / "secret_key")),
             handler_modules=tuple(m.strip() for m in env.get("POLKU_HANDLER_MODULES", "").split(",") if m.strip()),
             mail=mail_settings(env),
+            max_request_bytes=_number(env, "POLKU_MAX_REQUEST_BYTES", cls.max_request_bytes),
+            max_variable_bytes=_number(env, "POLKU_MAX_VARIABLE_BYTES", cls.max_variable_bytes),
+            base_url=_base_url(env.get("POLKU_BASE_URL") or f"http://{_url_host(host)}:{port}"),
+            show_overview=_choice(env, "POLKU_SHOW_OVERVIEW", cls.show_overview, OVERVIEW_AUDIENCES),
+            hsts=_flag(env, "POLKU_HSTS"),
+            sign_in_limit_account=_number(env, "POLKU_SIGN_IN_LIMIT_ACCOUNT", cls.sign_in_limit_account),
+            sign_in_limit_address=_number(env, "POLKU_SIGN_IN_LIMIT_ADDRESS", cls.sign_in_limit_address),
+            sign_in_window_s=_number(env, "POLKU_SIGN_IN_WINDOW_S", cls.sign_in_window_s),
+            limits=engine_limits(env),
         )
+
+    def web_config(self) -> dict[str, Any]:
+        """What the web app reads from its Flask config (webapp.create_app documents each key)."""
+        return {"MAX_CONTENT_LENGTH": self.max_request_bytes, "MAX_VARIABLE_BYTES": self.max_variable_bytes,
+                "BASE_URL": self.base_url, "SHOW_OVERVIEW": self.show_overview, "HSTS": self.hsts,
+                "SIGN_IN_LIMIT_ACCOUNT": self.sign_in_limit_account,
+                "SIGN_IN_LIMIT_ADDRESS": self.sign_in_limit_address, "SIGN_IN_WINDOW_S": self.sign_in_window_s}
+
+
+def engine_limits(env: dict[str, str]) -> Limits:
+    """The engine's limits from the environment; `polku validate` reads only these (it needs no database or key)."""
+    default = Limits()
+    return Limits(diagram_bytes=_number(env, "POLKU_MAX_DIAGRAM_BYTES", default.diagram_bytes),
+                  diagram_elements=_number(env, "POLKU_MAX_DIAGRAM_ELEMENTS", default.diagram_elements),
+                  script_memory_mb=_number(env, "POLKU_SCRIPT_MEMORY_MB", default.script_memory_mb))
+
+
+def _number(env: dict[str, str], name: str, default: int) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{name} must be a positive whole number, not {text!r}")
+    return int(text)
+
+
+def _flag(env: dict[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _choice(env: dict[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name, "").strip().lower() or default
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        return "localhost"  # listening everywhere: no one name is right; set POLKU_BASE_URL
+    return f"[{host}]" if ":" in host else host
+
+
+def _base_url(url: str) -> str:
+    """The public URL of Polku's root, e.g. https://polku.example.fi or https://example.fi/polku."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"POLKU_BASE_URL must be an http(s) URL such as https://polku.example.fi, not {url!r}")
+    return url.strip().rstrip("/")
 
 
 def mail_settings(env: dict[str, str]) -> MailSettings | None:
@@ -55,7 +129,8 @@ def mail_settings(env: dict[str, str]) -> MailSettings | None:
 
 def key_file_secret(path: Path) -> str:
     """The embedded default's secret: created once at random under var/ (never committed), then reused."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.exists() or path.parent == VAR:
+        private_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

@@ -21,6 +21,8 @@ POSTGRES_URL = os.environ.get("POLKU_TEST_POSTGRES")  # e.g. postgresql://postgr
 class TestClock:
     """A clock tests move by hand, so timers fire without waiting."""
 
+    __test__ = False  # a helper, not a test class
+
     def __init__(self) -> None:
         self.now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from polku.settings import Settings
 
 
@@ -22,3 +24,30 @@ def test_the_environment_key_wins(tmp_path: Path) -> None:
            "POLKU_SECRET_KEY_FILE": str(tmp_path / "unused")}
     assert Settings.from_env(env).secret_key == "from-the-environment-0123456789"
     assert not (tmp_path / "unused").exists()
+
+
+def test_web_settings_defaults_and_overrides() -> None:
+    base = {"POLKU_SECRET_KEY": "k" * 40, "POLKU_DATABASE_URL": "sqlite:///:memory:"}
+    defaults = Settings.from_env(base)
+    assert defaults.web_config() == {"MAX_CONTENT_LENGTH": 1_048_576, "MAX_VARIABLE_BYTES": 102_400,
+                                     "BASE_URL": "http://127.0.0.1:5000", "SHOW_OVERVIEW": "local", "HSTS": False,
+                                     "SIGN_IN_LIMIT_ACCOUNT": 10, "SIGN_IN_LIMIT_ADDRESS": 50, "SIGN_IN_WINDOW_S": 900}
+    custom = Settings.from_env({**base, "POLKU_MAX_REQUEST_BYTES": "2000000", "POLKU_MAX_VARIABLE_BYTES": "5000",
+                                "POLKU_BASE_URL": "https://polku.example.fi/", "POLKU_SHOW_OVERVIEW": "ALL",
+                                "POLKU_HSTS": "true", "POLKU_SIGN_IN_LIMIT_ACCOUNT": "5",
+                                "POLKU_SIGN_IN_LIMIT_ADDRESS": "20", "POLKU_SIGN_IN_WINDOW_S": "3600"})
+    assert custom.web_config() == {"MAX_CONTENT_LENGTH": 2_000_000, "MAX_VARIABLE_BYTES": 5000,
+                                   "BASE_URL": "https://polku.example.fi", "SHOW_OVERVIEW": "all", "HSTS": True,
+                                   "SIGN_IN_LIMIT_ACCOUNT": 5, "SIGN_IN_LIMIT_ADDRESS": 20, "SIGN_IN_WINDOW_S": 3600}
+    assert Settings.from_env({**base, "POLKU_HOST": "0.0.0.0", "POLKU_PORT": "8080"}).base_url == "http://localhost:8080"
+    assert Settings.from_env({**base, "POLKU_HOST": "::1"}).base_url == "http://[::1]:5000"
+
+
+def test_bad_web_settings_are_refused_by_name() -> None:
+    base = {"POLKU_SECRET_KEY": "k" * 40, "POLKU_DATABASE_URL": "sqlite:///:memory:"}
+    for name, value in (("POLKU_MAX_REQUEST_BYTES", "1MB"), ("POLKU_MAX_VARIABLE_BYTES", "-5"),
+                        ("POLKU_BASE_URL", "polku.example.fi"), ("POLKU_BASE_URL", "ftp://x"),
+                        ("POLKU_SHOW_OVERVIEW", "maybe"), ("POLKU_PORT", "http"),
+                        ("POLKU_SIGN_IN_LIMIT_ACCOUNT", "0"), ("POLKU_SIGN_IN_WINDOW_S", "15m")):
+        with pytest.raises(ValueError, match=name):
+            Settings.from_env({**base, name: value})

@@ -2,17 +2,52 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
 from typing import Any
 
 from flask import Flask
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from engine.redaction import describe
+
+log = logging.getLogger("polku.webapp")
+
+# Defaults of the settings the app reads (polku.settings.Settings.web_config passes the configured ones)
+DEFAULTS: dict[str, Any] = {
+    "MAX_CONTENT_LENGTH": 1_048_576,  # bytes of a request body; more is 413 (POLKU_MAX_REQUEST_BYTES)
+    "MAX_VARIABLE_BYTES": 102_400,  # bytes of one variable's value as JSON; more is 400 (POLKU_MAX_VARIABLE_BYTES)
+    "BASE_URL": "",  # public URL of Polku's root for links in responses; empty: relative links (POLKU_BASE_URL)
+    "SHOW_OVERVIEW": "local",  # who sees the overview at /: local, all or off (POLKU_SHOW_OVERVIEW)
+    "HSTS": False,  # Strict-Transport-Security on every response, not only on HTTPS requests (POLKU_HSTS)
+    "SIGN_IN_LIMIT_ACCOUNT": 10,  # failed sign-ins per account in the window, then 429 (POLKU_SIGN_IN_LIMIT_ACCOUNT)
+    "SIGN_IN_LIMIT_ADDRESS": 50,  # failed sign-ins per client address in the window (POLKU_SIGN_IN_LIMIT_ADDRESS)
+    "SIGN_IN_WINDOW_S": 900,  # seconds a failed sign-in counts (POLKU_SIGN_IN_WINDOW_S)
+    "IDENTITY_CODE_KEYS": None,  # casework IdentityCodeKeys (POLKU_SECRET_KEY): without, a referral's code is refused
+}
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the app; `config["ENGINE"]` is the engine.runtime.Engine it serves."""
+    """Build the app; `config["ENGINE"]` is the engine.runtime.Engine it serves, the rest as in DEFAULTS."""
     app = Flask(__name__)
+    app.config.update(DEFAULTS)
     app.config.update(config or {})
-    from webapp import engine_rest, overview
+    from webapp import engine_rest, overview, security_headers, sign_in_throttle
 
+    security_headers.init_app(app)
+    sign_in_throttle.init_app(app)
+    app.register_error_handler(Exception, _unexpected)
     app.register_blueprint(overview.bp)
     app.register_blueprint(engine_rest.bp)
     return app
+
+
+def _unexpected(err: Exception) -> Any:
+    """Outside /engine-rest (which answers in Camunda's shape): a bare 500; the log names no data."""
+    if isinstance(err, HTTPException):
+        return err
+    from flask import request
+
+    reference = uuid.uuid4().hex[:12]
+    log.error("%s %s failed (reference %s)\n%s", request.method, request.path, reference, describe(err))
+    return InternalServerError(f"The request could not be completed (reference {reference}).")

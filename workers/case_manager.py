@@ -45,5 +45,8 @@ def record_assignment(ctx: JobContext) -> Mapping[str, Any]:
         # e.g. the person named is deactivated or has no case manager role: a person must correct the form
         raise Failure(f"{TOPIC}: {err}", retries=0) from err
     if previous and previous != assigned and svc.engine is not None:
-        svc.engine.reassign(ctx.case_id, previous, assigned)
+        # through the case transaction: the task rows, the saved case and each task's history agree
+        svc.engine.reassign(ctx.case_id, previous, assigned,
+                            actor=text(ctx.variables.get("changeRequestedBy")) or ctx.worker_id or TOPIC,
+                            reason=f"case manager change: {reason.value}")
     return {}

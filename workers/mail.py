@@ -1,8 +1,9 @@
 """The mailer: sends the outbox's queued messages over SMTP, retries with back-off, marks each row once.
 
-A row is claimed with a short lease (locked_until) in its own transaction before anything is sent, so a
-second mailer skips it; it is marked sent or failed in a new transaction after the SMTP conversation, so no
-database lock is held while waiting for the mail server. If the process dies between sending and marking,
+A row is claimed with a short lease (locked_until) in its own transaction before anything is sent, by the job
+queue's claim (engine/claim.py), so a second mailer skips it; it is marked sent or failed (backing off by the
+jobs' RetryStrategy) in a new transaction after the SMTP conversation, so no database lock is held while
+waiting for the mail server. If the process dies between sending and marking,
 the lease runs out and the message is sent again with the same Message-ID, which lets mail systems and
 readers recognise the duplicate.
 """
@@ -22,7 +23,8 @@ from email.utils import format_datetime, parseaddr
 
 from sqlalchemy import or_, select
 
-from casework.notification import MessageStatus, OutboxMessage
+from casework.notification import MessageStatus, OutboxAttachment, OutboxMessage
+from engine.claim import Claim, Order, claim
 from engine.retry import RetryStrategy
 from workers.loop import Loop
 from workers.services import MailSettings, Services
@@ -132,23 +134,28 @@ def send_due(services: Services, limit: int = 50) -> int:
 
 
 def _claim(services: Services, limit: int) -> list[_Claimed]:
-    """Lease due rows in one transaction (SKIP LOCKED on PostgreSQL; SQLite serialises writers)."""
+    """Lease due rows in one transaction with the job queue's claim (one SKIP LOCKED statement on PostgreSQL)."""
     now = services.clock()
-    query = (select(OutboxMessage)
-             .where(OutboxMessage.status == MessageStatus.QUEUED, OutboxMessage.next_attempt_at <= now,
-                    OutboxMessage.to_address.is_not(None),
-                    or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until <= now))
-             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit))
-    if services.db.is_postgres:
-        query = query.with_for_update(skip_locked=True)
     with services.db.transaction() as s:
-        rows = list(s.scalars(query))
-        claimed = []
-        for row in rows:
-            row.locked_until = now + LEASE
-            claimed.append(_Claimed(row.id, row.key, row.to_address or "", row.subject, row.body, row.attempts,
-                                    tuple((a.filename, a.content_type, a.content) for a in row.attachments)))
-    return claimed
+        rows = [r[0] for r in claim(s, _due(now), limit, {"locked_until": now + LEASE})]
+        attachments: dict[int, list[tuple[str, str, bytes]]] = {row.id: [] for row in rows}
+        if rows:
+            for a in s.scalars(select(OutboxAttachment).where(OutboxAttachment.message_id.in_(list(attachments)))
+                               .order_by(OutboxAttachment.id)):
+                attachments[a.message_id].append((a.filename, a.content_type, a.content))
+        return [_Claimed(row.id, row.key, row.to_address or "", row.subject, row.body, row.attempts,
+                         tuple(attachments[row.id])) for row in rows]
+
+
+_OLDEST_DUE_FIRST = (Order(OutboxMessage.next_attempt_at), Order(OutboxMessage.id))
+
+
+def _due(now: datetime) -> Claim:
+    """Queued messages with an address, due, and not leased to a mailer (or its lease ran out)."""
+    return Claim(OutboxMessage, (OutboxMessage.status == MessageStatus.QUEUED, OutboxMessage.next_attempt_at <= now,
+                                 OutboxMessage.to_address.is_not(None),
+                                 or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until <= now)),
+                 _OLDEST_DUE_FIRST)
 
 
 def _record_sent(services: Services, message: _Claimed) -> None:
@@ -167,9 +174,11 @@ def _record_sent(services: Services, message: _Claimed) -> None:
 
 
 def _record_failure(services: Services, message: _Claimed, err: Exception) -> None:
+    """Count the attempt and release the lease; back off as the jobs do, or give up (5xx, attempts used up)."""
     now = services.clock()
     attempts = message.attempts + 1
-    give_up = isinstance(err, _Permanent) or attempts >= MAX_ATTEMPTS
+    decision = RETRY.decide(now, MAX_ATTEMPTS - message.attempts, 0 if isinstance(err, _Permanent) else None, None)
+    give_up = decision.retries_left == 0
     reason = str(err) if not give_up or isinstance(err, _Permanent) else f"{err} (gave up after {attempts} attempts)"
     try:
         with services.db.transaction() as s:
@@ -182,7 +191,7 @@ def _record_failure(services: Services, message: _Claimed, err: Exception) -> No
             if give_up:
                 row.status = MessageStatus.FAILED
             else:
-                row.next_attempt_at = now + retry_delay(attempts)
+                row.next_attempt_at = decision.at or now
     except Exception:  # noqa: BLE001 - the lease runs out and the message is tried again
         log.exception("outbox message %s: recording the failure failed", message.id)
         return

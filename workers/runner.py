@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from engine.errors import Conflict, NotFound
 from engine.jobs import LockedJob, TopicRequest
+from engine.redaction import describe
 from workers.handler import HandlerRegistry, JobContext
 from workers.loop import Loop
 from workers.outcome import Failed, call, report
@@ -108,8 +109,8 @@ class Runner(Loop):
         requests = [TopicRequest(topic, lock_duration_ms=self.lock_ms) for topic in self.topics]
         try:
             jobs = self.engine.fetch_and_lock(self.worker_id, requests, self.batch)
-        except Exception:  # noqa: BLE001 - a database hiccup must not end the worker; it backs off
-            log.exception("fetching jobs failed")
+        except Exception as err:  # noqa: BLE001 - a database hiccup must not end the worker; it backs off
+            log.error("fetching jobs failed\n%s", describe(err))
             return 0
         now = time.monotonic()
         with self._lock:
@@ -169,8 +170,8 @@ class Runner(Loop):
                     return True
                 held.done = True
             report(self.engine, job.id, self.worker_id, outcome)
-        except Exception:  # noqa: BLE001 - reporting failed (database down); the lock expires, the job returns
-            log.exception("job %s: reporting the outcome failed", job.id)
+        except Exception as err:  # noqa: BLE001 - reporting failed (database down); the lock expires, the job returns
+            log.error("job %s: reporting the outcome failed\n%s", job.id, describe(err))
         return False
 
     def _supervise(self) -> None:
@@ -196,8 +197,8 @@ class Runner(Loop):
                   message)
         try:
             report(self.engine, held.job.id, self.worker_id, Failed(message, f"topic {held.job.topic}: {message}"))
-        except Exception:  # noqa: BLE001
-            log.exception("job %s: reporting the time-out failed", held.job.id)
+        except Exception as err:  # noqa: BLE001
+            log.error("job %s: reporting the time-out failed\n%s", held.job.id, describe(err))
 
     def _extend(self, held: _Held, now: float) -> None:
         try:
@@ -212,8 +213,8 @@ class Runner(Loop):
                 if held in self._pending:
                     self._pending.remove(held)
             return
-        except Exception:  # noqa: BLE001 - try again at the next tick
-            log.exception("job %s: extending the lock failed", held.job.id)
+        except Exception as err:  # noqa: BLE001 - try again at the next tick
+            log.error("job %s: extending the lock failed\n%s", held.job.id, describe(err))
             held.extend_at = now + self._tick
             return
         held.extend_at = now + self.lock_ms / 2000
@@ -226,8 +227,8 @@ class Runner(Loop):
         for held in unstarted:
             try:
                 self.engine.unlock(held.job.id, self.worker_id)
-            except Exception:  # noqa: BLE001 - its lock expires anyway
-                log.exception("job %s: unlocking failed", held.job.id)
+            except Exception as err:  # noqa: BLE001 - its lock expires anyway
+                log.error("job %s: unlocking failed\n%s", held.job.id, describe(err))
         deadline = time.monotonic() + self.grace_s
         while True:
             with self._lock:

@@ -7,15 +7,24 @@ Our own DMN evaluator (not SpiffWorkflow's): several decisions per file, FEEL ce
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from engine.camunda.dmn_decision import Decision
 from engine.camunda.dmn_parser import check_requirements, parse_dmn
 from engine.errors import DiagramError, ExpressionError, NotFound
 
-__all__ = ["Decision", "DecisionRegistry", "map_decision_result", "parse_dmn"]
+__all__ = ["Decision", "DecisionRegistry", "Explanation", "map_decision_result", "parse_dmn"]
 
 RESULT_MODES = ("singleEntry", "singleResult", "collectEntries", "resultList")
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """A decision's rule results and the ids of the rules that matched (a literal expression matches none)."""
+
+    results: list[dict[str, Any]]
+    matched_rules: list[str]
 
 
 class DecisionRegistry:
@@ -66,14 +75,27 @@ class DecisionRegistry:
 
     def evaluate(self, decision_id: str, variables: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Rule results of a decision, after evaluating the decisions it requires."""
+        return self[decision_id].evaluate(self._context(decision_id, variables))
+
+    def explain(self, decision_id: str, variables: Mapping[str, Any]) -> Explanation:
+        """Results with the matched rules' ids, so a process owner sees which row decided (`polku decide`)."""
         decision = self[decision_id]
+        context = self._context(decision_id, variables)
+        results = decision.evaluate(context)
+        if decision.literal is not None:
+            return Explanation(results, [])
+        values = [decision._input_value(item, context) for item in decision.inputs]
+        return Explanation(results, [rule.id for rule in decision._match(values, context)])
+
+    def _context(self, decision_id: str, variables: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The variables plus the outputs of the decisions this one requires."""
         plan = self._plans[decision_id]
         if not plan:
-            return decision.evaluate(variables)
+            return variables
         context = dict(variables)
         for required in plan:
             _expose(context, required, required.evaluate(context))
-        return decision.evaluate(context)
+        return context
 
 
 def _expose(context: dict[str, Any], decision: Decision, results: list[dict[str, Any]]) -> None:
@@ -98,7 +120,7 @@ def map_decision_result(results: list[dict[str, Any]], mode: str | None) -> Any:
     if mode not in RESULT_MODES:
         raise ExpressionError(f"unknown mapDecisionResult '{mode}' (expected one of {', '.join(RESULT_MODES)})")
     if mode == "collectEntries":
-        values = []
+        values: list[Any] = []
         for result in results:
             if len(result) != 1:
                 raise ExpressionError(

@@ -11,6 +11,7 @@ from typing import Any
 
 from lxml import etree
 
+from engine.camunda.bounds import readable, shorten
 from engine.camunda.dmn_cells import (
     coerce,
     compile_entry_cell,
@@ -66,16 +67,16 @@ class _FileReader:
         try:
             language = language_of(text, element.get("expressionLanguage") or self.language)
             return compile_expression_cell(text, language)
-        except EngineError as exc:
-            raise self.fail(f"{what} {text.strip()!r} does not compile: {exc}", cell_id) from None
+        except Exception as exc:  # noqa: BLE001 - whatever a cell does to the compiler is that cell's refusal
+            raise self.fail(f"{what} {shorten(text)!r} does not compile: {_reason(exc)}", cell_id) from None
 
     def entry(self, element: Any, input_variable: str, what: str, cell_id: str) -> Any:
         text = self.text(element)
         try:
             language = language_of(text, element.get("expressionLanguage") or self.language)
             return compile_entry_cell(text, language, input_variable)
-        except EngineError as exc:
-            raise self.fail(f"{what} {text.strip()!r} does not compile: {exc}", cell_id) from None
+        except Exception as exc:  # noqa: BLE001 - as above
+            raise self.fail(f"{what} {shorten(text)!r} does not compile: {_reason(exc)}", cell_id) from None
 
     # -- decisions ---------------------------------------------------------------------
     def decision(self, element: Any) -> Decision:
@@ -181,9 +182,9 @@ class _FileReader:
             return []
         try:
             values = compile_expression(f"[{text}]").evaluate({})
-        except EngineError as exc:
+        except Exception as exc:  # noqa: BLE001 - as for any cell
             raise self.fail(
-                f"decision '{decision.id}': output values {text!r} do not compile: {exc}",
+                f"decision '{decision.id}': output values {shorten(text)!r} do not compile: {_reason(exc)}",
                 (values_el.get("id") if values_el is not None else None) or output_id,
             ) from None
         return list(values)
@@ -200,8 +201,8 @@ class _FileReader:
                 rule_id,
             )
         entries = []
-        for column, (cell, variable) in enumerate(zip(entries_el, variables, strict=True)):
-            what = f"rule '{rule_id}' input entry for '{decision.inputs[column].label}'"
+        for index, (cell, variable) in enumerate(zip(entries_el, variables, strict=True)):
+            what = f"rule '{rule_id}' input entry for '{decision.inputs[index].label}'"
             entries.append(self.entry(cell, variable, what, cell.get("id") or rule_id))
         outputs: list[Any] = []
         for column, cell in zip(decision.output_columns, outputs_el, strict=True):
@@ -217,15 +218,19 @@ class _FileReader:
             for column, cell, element in zip(decision.output_columns, outputs, outputs_el, strict=True):
                 try:
                     value = None if cell is None else coerce(cell.evaluate({}), column.type_ref)
-                except EngineError as exc:
+                except Exception as exc:  # noqa: BLE001 - as for any cell
                     raise self.fail(
-                        f"rule '{rule_id}' output entry for '{column.name}': {exc}",
+                        f"rule '{rule_id}' output entry for '{column.name}': {_reason(exc)}",
                         element.get("id") or rule_id,
                     ) from None
                 result.constant[column.name] = value
             if any(isinstance(value, (list, dict)) for value in result.constant.values()):
                 result.constant = None  # mutable: results must not share it
         return result
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, EngineError) else readable(exc)
 
 
 def _is_constant(cell: Any) -> bool:
@@ -275,7 +280,12 @@ def parse_dmn(data: bytes, file: str) -> list[Decision]:
     reader = _FileReader(root, file)
     decisions: dict[str, Decision] = {}
     for element in reader.children(root, "decision"):
-        decision = reader.decision(element)
+        try:
+            decision = reader.decision(element)
+        except DiagramError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - never a traceback: the decision cannot be read, and why
+            raise DiagramError(f"decision cannot be read: {readable(exc)}", element.get("id"), file) from None
         if decision.id in decisions:
             raise DiagramError(f"duplicate decision id '{decision.id}'", decision.id, file)
         decisions[decision.id] = decision

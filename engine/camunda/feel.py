@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
+from engine.camunda.bounds import readable, shorten
 from engine.camunda.feel_parser import Node, Parser
 from engine.camunda.feel_values import (
     BUILTINS,
@@ -28,7 +29,10 @@ Code = Callable[[Mapping[str, Any]], Any]
 Test = Callable[[Any, Mapping[str, Any]], "bool | None"]
 _EMPTY: Mapping[str, Any] = {}
 _INPUT = "?"  # the key under which `?` finds the tested value
-_RUNTIME_ERRORS = (TypeError, KeyError, AttributeError, ValueError, ArithmeticError, IndexError)
+_RUNTIME_ERRORS = (TypeError, KeyError, AttributeError, ValueError, ArithmeticError, IndexError, RecursionError,
+                   MemoryError)
+MAX_DEPTH = 200
+"""Deepest tree a text may parse to (`1 + 1 + ...` nests once per operator); compiling recurses per level."""
 _ORDER = {
     "<": lambda c: c < 0,
     "<=": lambda c: c <= 0,
@@ -56,6 +60,17 @@ def _is_constant(node: Node) -> bool:
     if node[0] in ("name", "input"):
         return False
     return all(_is_constant(part) for part in _children(node))
+
+
+def _check_depth(node: Node) -> Node:
+    """Refuse a tree deeper than MAX_DEPTH before anything recurses over it."""
+    stack = [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ExpressionError(f"expression is nested too deeply (more than {MAX_DEPTH} levels of operators)")
+        stack.extend((child, depth + 1) for child in _children(current))
+    return node
 
 
 def _compile(node: Node) -> Code:
@@ -153,7 +168,7 @@ def _build_logic(tag: str, left: Code, right: Code) -> Code:
 
 def _value_test(node: Node) -> Test:
     """A bare value in an input entry: equality, range/list membership, or a `?` predicate."""
-    code = _compile(node)
+    code = _compile(_check_depth(node))
     if _uses_input(node):
 
         def predicate(x: Any, v: Mapping[str, Any]) -> bool | None:
@@ -182,7 +197,7 @@ def _value_test(node: Node) -> Test:
 
 
 def _comparison_test(op: str, node: Node) -> Test:
-    code = _compile(node)
+    code = _compile(_check_depth(node))
     if op == "=":
         return lambda x, v: equals(x, code(v))
     if op == "!=":
@@ -260,7 +275,7 @@ class UnaryTests:
         except EngineError:
             raise
         except _RUNTIME_ERRORS as exc:
-            raise ExpressionError(f"cannot evaluate {self.text!r}: {exc}") from None
+            raise ExpressionError(f"cannot evaluate {shorten(self.text)!r}: {readable(exc)}") from None
 
     def __repr__(self) -> str:
         return f"UnaryTests({self.text!r})"
@@ -282,7 +297,7 @@ class FeelExpression:
         except EngineError:
             raise
         except _RUNTIME_ERRORS as exc:
-            raise ExpressionError(f"cannot evaluate {self.text!r}: {exc}") from None
+            raise ExpressionError(f"cannot evaluate {shorten(self.text)!r}: {readable(exc)}") from None
 
     def __repr__(self) -> str:
         return f"FeelExpression({self.text!r})"
@@ -323,6 +338,6 @@ def compile_expression(text: str) -> FeelExpression:
     if not stripped:
         raise ExpressionError("empty expression")
     parser = Parser(stripped)
-    node = parser.expression()
+    node = _check_depth(parser.expression())
     parser.expect_end()
     return FeelExpression(stripped, _compile(node), _is_constant(node))

@@ -16,9 +16,12 @@ from __future__ import annotations
 import re
 from typing import Any, NoReturn
 
+from engine.camunda.bounds import INT_TEXT_DIGITS
 from engine.errors import ExpressionError
 
 Node = tuple[Any, ...]
+MAX_NESTING = 50
+"""Deepest nesting of parentheses, brackets, calls and prefix operators in one text."""
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -67,7 +70,7 @@ def tokenize(text: str) -> list[tuple[str, Any, int]]:
         kind, raw = m.lastgroup, m.group(m.lastgroup)
         start = m.start(kind)
         if kind == "num":
-            tokens.append(("num", float(raw) if "." in raw else int(raw), start))
+            tokens.append(("num", _number(raw, start), start))
         elif kind == "str":
             tokens.append(("str", _unescape(raw[1:-1]), start))
         elif kind == "name":
@@ -77,6 +80,19 @@ def tokenize(text: str) -> list[tuple[str, Any, int]]:
         pos = m.end()
 
 
+def _number(raw: str, start: int) -> int | float:
+    """A number literal Python can hold: not 5,000 digits, not one that would be infinity."""
+    if len(raw) > INT_TEXT_DIGITS:
+        raise ExpressionError(f"number at position {start + 1} has {len(raw):,} digits; at most "
+                              f"{INT_TEXT_DIGITS:,} are allowed")
+    if "." not in raw:
+        return int(raw)
+    value = float(raw)
+    if value == float("inf"):
+        raise ExpressionError(f"number at position {start + 1} is too large")
+    return value
+
+
 class Parser:
     """Recursive descent over the token list; one instance per text."""
 
@@ -84,6 +100,13 @@ class Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.nesting = 0
+
+    def nested(self, step: int) -> None:
+        """Go one level deeper (step 1) or back (step -1); refused past MAX_NESTING, before Python's stack runs out."""
+        self.nesting += step
+        if self.nesting > MAX_NESTING:
+            raise ExpressionError(f"expression is nested too deeply (more than {MAX_NESTING} levels)")
 
     # -- token helpers -------------------------------------------------------------------
     def peek(self, offset: int = 0) -> tuple[str, Any, int]:
@@ -119,14 +142,18 @@ class Parser:
 
     # -- grammar -------------------------------------------------------------------------
     def expression(self) -> Node:
+        self.nested(1)
         if self.at("name", "if"):
             self.take()
             cond = self.expression()
             self.expect_keyword("then")
             then = self.expression()
             self.expect_keyword("else")
-            return ("if", cond, then, self.expression())
-        return self.disjunction()
+            node: Node = ("if", cond, then, self.expression())
+        else:
+            node = self.disjunction()
+        self.nested(-1)
+        return node
 
     def expect_keyword(self, word: str) -> None:
         if not self.at("name", word):
@@ -171,7 +198,9 @@ class Parser:
     def unary(self) -> Node:
         if self.at_op("-"):
             self.take()
+            self.nested(1)
             operand = self.unary()
+            self.nested(-1)
             if operand[0] == "lit" and type(operand[1]) in (int, float):
                 return ("lit", -operand[1])
             return ("neg", operand)

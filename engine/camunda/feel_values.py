@@ -15,6 +15,7 @@ from typing import Any
 
 import isodate
 
+from engine.camunda import bounds
 from engine.errors import ExpressionError
 
 _TEMPORAL = (date, time, timedelta, isodate.Duration)
@@ -157,14 +158,14 @@ def arithmetic(op: str, a: Any, b: Any) -> Any:
         if op == "-":
             return a - b
         if op == "*":
-            return a * b
+            return bounds.multiply(a, b)
         if b == 0:
             return None
         if type(a) is int and type(b) is int:
             return a // b if a % b == 0 else a / b
         return a / b
     if op == "+" and isinstance(a, str) and isinstance(b, str):
-        return a + b
+        return bounds.add(a, b)
     temporal = isinstance(a, _TEMPORAL) or isinstance(b, _TEMPORAL)
     if temporal and not isinstance(a, bool) and not isinstance(b, bool):
         try:
@@ -237,8 +238,8 @@ def _date(*args: Any) -> Any:
     if len(args) == 3:
         try:
             return date(*(int(a) for a in args))
-        except (TypeError, ValueError) as exc:
-            raise ExpressionError(f"date(): {exc}") from None
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            raise ExpressionError(f"date(): {bounds.readable(exc)}") from None
     if len(args) != 1:
         raise ExpressionError("date() takes one or three arguments")
     if args[0] is None:
@@ -283,7 +284,9 @@ def _duration(*args: Any) -> Any:
     try:
         return isodate.parse_duration(_arg_text("duration", args[0]))
     except (isodate.ISO8601Error, ValueError):
-        raise ExpressionError(f"duration(): invalid duration {args[0]!r}") from None
+        raise ExpressionError(f"duration(): invalid duration {bounds.shorten(repr(args[0]))}") from None
+    except ArithmeticError:
+        raise ExpressionError(f"duration(): {bounds.shorten(repr(args[0]))} is out of range") from None
 
 
 def _string(*args: Any) -> Any:
@@ -313,9 +316,15 @@ def _number(*args: Any) -> Any:
     except ValueError:
         pass
     try:
-        return float(Decimal(text))
+        decimal = Decimal(text)
     except (InvalidOperation, ValueError):
         return None
+    if not decimal.is_finite():  # NaN and Infinity are not FEEL numbers
+        return None
+    number = float(decimal)
+    if number in (float("inf"), float("-inf")):
+        raise ExpressionError(f"number(): {bounds.shorten(repr(text))} is out of range")
+    return number
 
 
 BUILTINS = {

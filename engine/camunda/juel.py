@@ -2,7 +2,7 @@
 
 Camunda Modeler files put JUEL in conditions, assignees, due dates, collections and
 input/output mappings. We parse each text once (cached) into Python AST nodes
-(`juel_syntax`) and evaluate them with a locked-down simpleeval subclass
+(`juel_syntax`) and evaluate them with a node table of our own
 (`juel_runtime`): no eval/exec, no attribute access, only whitelisted methods.
 """
 
@@ -11,13 +11,16 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from engine.camunda import bounds
 from engine.camunda.juel_runtime import run
 from engine.camunda.juel_syntax import split_template
 from engine.camunda.juel_values import export, to_text
+from engine.clock import utcnow
+from engine.errors import ExpressionError
 
 __all__ = ["JuelExpression", "compile_juel", "is_juel"]
 
@@ -26,7 +29,7 @@ _EXPRESSION = re.compile(r"[$#]\{[^}]*\}")
 
 def is_juel(text: str | None) -> bool:
     """True if the text contains a `${...}` or `#{...}` expression."""
-    return bool(text) and _EXPRESSION.search(text) is not None
+    return text is not None and _EXPRESSION.search(text) is not None
 
 
 class JuelExpression:
@@ -53,9 +56,11 @@ class JuelExpression:
         if self._whole is not None:
             return export(run(self._whole, variables, now))
         if now is None:  # one clock for all parts of a composite text
-            now = datetime.now(UTC)
-        return "".join(p if isinstance(p, str) else to_text(run(p, variables, now))
-                       for p in self._parts)
+            now = utcnow()
+        try:
+            return bounds.join("", [p if isinstance(p, str) else to_text(run(p, variables, now)) for p in self._parts])
+        except ValueError as exc:  # a number too long to write as text
+            raise ExpressionError(bounds.readable(exc)) from None
 
     def names(self) -> set[str]:
         """Top-level variable names the expression reads (not `execution`, not functions)."""

@@ -1,7 +1,7 @@
 """JUEL syntax: split template text and parse `${...}` bodies into Python AST nodes.
 
 The parser builds `ast` nodes directly (instead of Python source text) so string
-escaping can never change the meaning; `juel_runtime` evaluates them with simpleeval.
+escaping can never change the meaning; `juel_runtime` evaluates them with its node table.
 Node shapes: `a.b` / `a[x]` are `Subscript`, `obj.m(args)` is a `Call` on an
 `Attribute`, `f(args)` is a `Call` on a `Name`, `empty x` is `Call(Name('empty'))`.
 """
@@ -11,8 +11,15 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from typing import Any
 
+from engine.camunda.bounds import INT_TEXT_DIGITS, shorten
 from engine.errors import ExpressionError
+
+MAX_NESTING = 50
+"""Deepest nesting of parentheses, brackets and prefix operators in one expression."""
+MAX_DEPTH = 200
+"""Deepest tree an expression may parse to (`a || b || ...` nests once per operator); evaluation recurses per level."""
 
 FUNCTIONS = frozenset({"now", "dateTime"})
 """Top-level functions an expression may call."""
@@ -97,8 +104,7 @@ def tokenize(body: str) -> list[Token]:
             continue
         text = m.group()
         if kind == "num":
-            is_float = any(c in text for c in ".eE")
-            tokens.append(Token("num", float(text) if is_float else int(text), m.start()))
+            tokens.append(Token("num", _number(text, m.start()), m.start()))
         elif kind == "ident" and text in _WORD_OPS:
             tokens.append(Token("op", _WORD_OPS[text], m.start()))
         elif kind in ("ident", "op"):
@@ -108,6 +114,19 @@ def tokenize(body: str) -> list[Token]:
     return tokens
 
 
+def _number(text: str, pos: int) -> int | float:
+    """A number literal; one Python cannot hold (1e999, 5,000 digits) is a syntax error, not infinity or a crash."""
+    if not any(c in text for c in ".eE"):
+        if len(text) > INT_TEXT_DIGITS:
+            raise ExpressionError(f"Number at position {pos} has {len(text):,} digits; at most "
+                                  f"{INT_TEXT_DIGITS:,} are allowed")
+        return int(text)
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ExpressionError(f"Number at position {pos} is too large")
+    return value
+
+
 class _Parser:
     """Recursive descent over JUEL's grammar, lowest precedence first."""
 
@@ -115,6 +134,13 @@ class _Parser:
         self.tokens = tokenize(body)
         self.i = 0
         self.names: set[str] = set()
+        self.nesting = 0
+
+    def nested(self) -> None:
+        """One level deeper (parentheses, a bracket, a prefix operator); refused past MAX_NESTING."""
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise ExpressionError(f"Expression is nested too deeply (more than {MAX_NESTING} levels)")
 
     def peek(self) -> Token:
         return self.tokens[self.i]
@@ -149,12 +175,16 @@ class _Parser:
         return node
 
     def choice(self) -> ast.expr:
+        self.nested()
         test = self.or_()
         if self.accept("?") is None:
+            self.nesting -= 1
             return test
         body = self.choice()
         self.expect(":")
-        return ast.IfExp(test=test, body=body, orelse=self.choice())
+        node = ast.IfExp(test=test, body=body, orelse=self.choice())
+        self.nesting -= 1
+        return node
 
     def or_(self) -> ast.expr:
         node = self.and_()
@@ -193,15 +223,19 @@ class _Parser:
         return node
 
     def unary(self) -> ast.expr:
-        if self.accept("-"):
-            return ast.UnaryOp(op=ast.USub(), operand=self.unary())
-        if self.accept("!"):
-            return ast.UnaryOp(op=ast.Not(), operand=self.unary())
         tok = self.peek()
-        if tok.kind == "ident" and tok.value == EMPTY:
-            self.i += 1
-            return ast.Call(func=ast.Name(id=EMPTY, ctx=ast.Load()), args=[self.unary()], keywords=[])
-        return self.postfix(self.primary())
+        prefix = tok.kind == "op" and tok.value in ("-", "!") or (tok.kind == "ident" and tok.value == EMPTY)
+        if not prefix:
+            return self.postfix(self.primary())
+        self.i += 1
+        self.nested()
+        operand = self.unary()
+        self.nesting -= 1
+        if tok.value == "-":
+            return ast.UnaryOp(op=ast.USub(), operand=operand)
+        if tok.value == "!":
+            return ast.UnaryOp(op=ast.Not(), operand=operand)
+        return ast.Call(func=ast.Name(id=EMPTY, ctx=ast.Load()), args=[operand], keywords=[])
 
     def postfix(self, node: ast.expr) -> ast.expr:
         while True:
@@ -245,7 +279,8 @@ class _Parser:
         tok = self.peek()
         if tok.kind in ("num", "str"):
             self.i += 1
-            return ast.Constant(tok.value)
+            literal: Any = tok.value  # a number or a text: the tokenizer made it
+            return ast.Constant(literal)
         if self.accept("("):
             node = self.choice()
             self.expect(")")
@@ -272,7 +307,18 @@ def parse_expression(body: str) -> tuple[ast.expr, frozenset[str]]:
         node = parser.parse()
     except RecursionError:
         raise ExpressionError("Expression is nested too deeply") from None
+    if _depth(node) > MAX_DEPTH:
+        raise ExpressionError(f"Expression is nested too deeply (more than {MAX_DEPTH} levels of operators)")
     return node, frozenset(parser.names)
+
+
+def _depth(tree: ast.AST) -> int:
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def _find_close(text: str, start: int) -> int:
@@ -310,7 +356,7 @@ def split_template(text: str) -> tuple[list[Part], frozenset[str]]:
                 end = _find_close(text, i + 2)
                 node, found = parse_expression(text[i + 2:end])
             except ExpressionError as exc:
-                raise ExpressionError(f"{exc} in {text[i:end + 1]!r}") from None
+                raise ExpressionError(f"{exc} in {shorten(text[i:end + 1])!r}") from None
             if literal:
                 parts.append("".join(literal))
                 literal = []

@@ -1,6 +1,6 @@
 """JUEL values and semantics: coercion rules, operators, whitelisted methods, dateTime().
 
-Pure functions over plain Python values, kept apart from the simpleeval plumbing in
+Pure functions over plain Python values, kept apart from the node table in
 `juel_runtime` so each rule can be read (and tested) next to its JUEL counterpart.
 """
 
@@ -10,12 +10,14 @@ import ast
 import math
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
+from engine.camunda import bounds
+from engine.clock import aware
 from engine.errors import ExpressionError
 
 _NUMERIC = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
@@ -57,11 +59,6 @@ class Execution:
         self.variables = variables
 
 
-def aware(value: datetime) -> datetime:
-    """Naive datetimes are taken as UTC so that comparisons never mix kinds."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def describe(value: Any) -> str:
     """Short JUEL-ish rendering of a value for error messages."""
     if value is None:
@@ -90,6 +87,8 @@ def to_number(value: Any) -> int | float | Decimal:
         if text == "":
             return 0
         if _INT.fullmatch(text):
+            if len(text) > bounds.INT_TEXT_DIGITS:
+                raise ExpressionError(f"Cannot coerce a text of {len(text):,} digits to a number")
             return int(text)
         if _NUMERIC.fullmatch(text):
             return float(text)
@@ -199,7 +198,7 @@ def arithmetic(op: type[ast.operator], a: Any, b: Any) -> Any:
     if op is ast.Sub:
         return x - y
     if op is ast.Mult:
-        return x * y
+        return bounds.multiply(x, y)
     if y == 0:
         raise ExpressionError("Division by zero")
     if op is ast.Div:

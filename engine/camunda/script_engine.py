@@ -8,23 +8,19 @@ the clock (so timers can be fired in simulation and tests without waiting).
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 
-from engine.camunda import sandbox
+from engine.camunda import bounds, sandbox
 from engine.camunda.juel import compile_juel, is_juel
-from engine.errors import EngineError
+from engine.clock import Clock, aware, utcnow
+from engine.errors import EngineError, ExpressionError
 
-Clock = Callable[[], datetime]
 SCRIPT_RESULT = "polku_script_result"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _variables(task: Any, external_context: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -64,8 +60,9 @@ class CamundaScriptEngine(PythonScriptEngine):
             sandbox.check_python_expression(expression)
 
     def _fail(self, task: Any, text: str, err: Exception) -> WorkflowTaskException:
+        """The failure at the task's element (ProcessError names it); long source text is cut short."""
         reason = str(err) or err.__class__.__name__
-        return WorkflowTaskException(f"Error evaluating '{text}': {reason}", task=task, exception=err)
+        return WorkflowTaskException(f"Error evaluating '{bounds.shorten(text)}': {reason}", task=task, exception=err)
 
     def evaluate(self, task: Any, expression: str, external_context: Mapping[str, Any] | None = None) -> Any:
         """A condition or expression: JUEL when it contains `${`/`#{`, otherwise Python."""
@@ -102,8 +99,8 @@ class CamundaScriptEngine(PythonScriptEngine):
         """The value of a Python script used as an input/output parameter: its last expression."""
         try:
             tree = ast.parse(script.strip())
-        except SyntaxError as err:
-            raise self._fail(task, script, err) from err
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
+            raise self._fail(task, script, ExpressionError(bounds.readable(err))) from err
         if len(tree.body) <= 1:
             return self.evaluate(task, script.strip())
         if not isinstance(tree.body[-1], ast.Expr):
@@ -148,14 +145,14 @@ class CamundaScriptEngine(PythonScriptEngine):
 
     def _date(self, task: Any, text: str, value: Any) -> str:
         if isinstance(value, datetime):
-            return json_safe(value if value.tzinfo else value.replace(tzinfo=UTC))
+            return json_safe(aware(value))
         if isinstance(value, date):
             return datetime(value.year, value.month, value.day, tzinfo=UTC).isoformat()
         try:
             parsed = datetime.fromisoformat(str(value))
         except ValueError as err:
             raise self._fail(task, text, ValueError(f"not a date: {value!r}")) from err
-        return json_safe(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
+        return json_safe(aware(parsed))
 
     def evaluate_decision(self, task: Any, decision_ref: str, mode: str | None) -> Any:
         from engine.camunda.dmn import map_decision_result

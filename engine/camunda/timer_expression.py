@@ -18,9 +18,11 @@ import isodate
 from croniter import croniter
 from dateutil.relativedelta import relativedelta
 
+from engine.camunda.bounds import shorten
 from engine.errors import ExpressionError
 
 KINDS = ("date", "duration", "cycle")
+_ATTRIBUTES = {"date": "timeDate", "duration": "timeDuration", "cycle": "timeCycle"}
 
 _CRON_WORD = re.compile(
     r"JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC|SUN|MON|TUE|WED|THU|FRI|SAT|LW|L|W"
@@ -46,7 +48,16 @@ class TimerSchedule:
     index: int = 0  # which occurrence of the ISO cycle first_due is
 
     def next_after(self, fired_at: datetime) -> TimerSchedule | None:
-        """The schedule after this one fired, or None when the timer is exhausted."""
+        """The schedule after this one fired, or None when the timer is exhausted (ExpressionError past year 9999)."""
+        try:
+            return self._next_after(fired_at)
+        except (OverflowError, ArithmeticError, ValueError) as exc:
+            if isinstance(exc, ExpressionError):
+                raise
+            raise ExpressionError(f"timeCycle {_show(self.cron or self.interval)} has no occurrence before the "
+                                  "year 10000") from None
+
+    def _next_after(self, fired_at: datetime) -> TimerSchedule | None:
         if self.kind != "cycle" or self.remaining == 0:
             return None
         remaining = None if self.remaining is None else self.remaining - 1
@@ -96,15 +107,35 @@ class TimerSchedule:
 def schedule(
     kind: str, value: str | datetime | timedelta, start: datetime
 ) -> TimerSchedule:
-    """Schedule a timer armed at `start`; ExpressionError names an unusable value."""
-    start = _utc(start)
+    """Schedule a timer armed at `start`; ExpressionError names an unusable value.
+
+    A value whose due time Python's dates cannot hold (`P999999999999Y`, `P` and 5,000 digits)
+    is an ExpressionError too, never an OverflowError from deep inside the date arithmetic.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown timer kind {kind!r}; expected one of {', '.join(KINDS)}")
+    try:
+        return _schedule(kind, value, _utc(start))
+    except (OverflowError, ArithmeticError, ValueError) as exc:
+        if isinstance(exc, ExpressionError):
+            raise
+        raise ExpressionError(f"{_ATTRIBUTES[kind]} {_show(value)} is out of range: a timer must be due "
+                              "before the year 10000") from None
+
+
+def _show(value: Any) -> str:
+    """A value for a message, cut short: a 5,000-digit duration must not fill a log line."""
+    return shorten(repr(value), 80)
+
+
+def _schedule(kind: str, value: str | datetime | timedelta, start: datetime) -> TimerSchedule:
     if kind == "date":
         return TimerSchedule("date", _due_date(value), 0)
     if kind == "duration":
         step = _duration_value(value, "timeDuration")
         due = start + step
         if due < start:
-            raise ExpressionError(f"timeDuration {value!r} is negative")
+            raise ExpressionError(f"timeDuration {_show(value)} is negative")
         return TimerSchedule("duration", due, 0)
     if kind == "cycle":
         if isinstance(value, timedelta):  # an evaluated duration repeats forever
@@ -112,7 +143,7 @@ def schedule(
                 None, isodate.duration_isoformat(value), None, start, str(value)
             )
         if not isinstance(value, str):
-            raise ExpressionError(f"timeCycle {value!r} is not text")
+            raise ExpressionError(f"timeCycle {_show(value)} is not text")
         text = value.strip()
         m = _ISO_CYCLE.match(text)
         if m:
@@ -120,10 +151,10 @@ def schedule(
         if len(text.split()) in (6, 7):
             return TimerSchedule("cycle", _cron_next(text, start), None, cron=text)
         raise ExpressionError(
-            f"timeCycle {value!r} is neither an ISO 8601 repeating interval "
+            f"timeCycle {_show(value)} is neither an ISO 8601 repeating interval "
             "(like R3/PT10M) nor a Quartz cron expression (like 0 0/5 * * * ?)"
         )
-    raise ValueError(f"unknown timer kind {kind!r}; expected one of {', '.join(KINDS)}")
+    raise AssertionError(kind)  # pragma: no cover - schedule() checked the kind
 
 
 def check_literal(kind: str, text: str) -> None:
@@ -152,7 +183,7 @@ def _due_date(value: Any, what: str = "timeDate") -> datetime:
         except ValueError:
             pass
     raise ExpressionError(
-        f"{what} {value!r} is not an ISO 8601 date-time such as 2026-12-01T10:00:00Z"
+        f"{what} {_show(value)} is not an ISO 8601 date-time such as 2026-12-01T10:00:00Z"
     )
 
 
@@ -162,14 +193,14 @@ def _parse_duration(text: str, what: str) -> relativedelta:
         parsed = isodate.parse_duration(text.strip())
     except (isodate.ISO8601Error, ValueError, TypeError) as exc:
         raise ExpressionError(
-            f"{what} {text!r} is not an ISO 8601 duration such as PT1H, P30D or P1M"
+            f"{what} {_show(text)} is not an ISO 8601 duration such as PT1H, P30D or P1M"
         ) from exc
     if isinstance(parsed, timedelta):
         return _from_timedelta(parsed)
     years, months = parsed.years, parsed.months
     if years != int(years) or months != int(months):
         raise ExpressionError(
-            f"{what} {text!r}: fractional years or months are not supported"
+            f"{what} {_show(text)}: fractional years or months are not supported"
         )
     return relativedelta(years=int(years), months=int(months)) + _from_timedelta(
         parsed.tdelta
@@ -187,7 +218,7 @@ def _duration_value(value: Any, what: str) -> relativedelta:
         return _from_timedelta(value)
     if isinstance(value, str):
         return _parse_duration(value, what)
-    raise ExpressionError(f"{what} {value!r} is not a duration")
+    raise ExpressionError(f"{what} {_show(value)} is not a duration")
 
 
 # ---- ISO 8601 repeating intervals -------------------------------------------
@@ -199,15 +230,15 @@ def _parse_iso_cycle(m: re.Match[str], start: datetime, text: str) -> TimerSched
     if len(parts) == 1:
         return _iso_cycle(count, parts[0], None, start, text)
     if len(parts) == 2 and not parts[0].startswith("P"):
-        origin = _due_date(parts[0], f"timeCycle {text!r}: start")
+        origin = _due_date(parts[0], f"timeCycle {_show(text)}: start")
         if parts[1].startswith("P"):
             return _iso_cycle(count, parts[1], origin, start, text)
-        end = _due_date(parts[1], f"timeCycle {text!r}: end")
+        end = _due_date(parts[1], f"timeCycle {_show(text)}: end")
         return _iso_cycle(
             count, isodate.duration_isoformat(end - origin), origin, start, text
         )
     raise ExpressionError(
-        f"timeCycle {text!r} must be R[n]/duration, R[n]/start/duration or R[n]/start/end"
+        f"timeCycle {_show(text)} must be R[n]/duration, R[n]/start/duration or R[n]/start/end"
     )
 
 
@@ -221,11 +252,11 @@ def _iso_cycle(
     """Without a start the n firings are start+P .. start+nP; with one, origin .. origin+(n-1)P."""
     if count == 0:
         raise ExpressionError(
-            f"timeCycle {text!r} repeats zero times, so it never fires"
+            f"timeCycle {_show(text)} repeats zero times, so it never fires"
         )
     step = _parse_duration(interval, "timeCycle")
     if start + step <= start:
-        raise ExpressionError(f"timeCycle {text!r} needs a positive interval")
+        raise ExpressionError(f"timeCycle {_show(text)} needs a positive interval")
     first = 1 if origin is None else 0
     anchor = start if origin is None else origin
     index = first if origin is None else _first_index_not_before(anchor, step, start)
@@ -234,7 +265,7 @@ def _iso_cycle(
         remaining = first + count - 1 - index
         if remaining < 0:
             raise ExpressionError(
-                f"timeCycle {text!r}: every repetition is already in the past"
+                f"timeCycle {_show(text)}: every repetition is already in the past"
             )
     return TimerSchedule(
         "cycle",
@@ -272,7 +303,7 @@ def _cron_next(text: str, after: datetime) -> datetime:
         return _utc(it.get_next(datetime))
     except Exception as exc:  # croniter raises several unrelated types for bad input
         raise ExpressionError(
-            f"timeCycle {text!r} is not a usable cron expression: {exc}"
+            f"timeCycle {_show(text)} is not a usable cron expression: {exc}"
         ) from exc
 
 
@@ -281,22 +312,22 @@ def quartz_to_croniter(text: str) -> str:
     fields = text.strip().upper().split()
     if len(fields) not in (6, 7):
         raise ExpressionError(
-            f"cron {text!r} needs 6 or 7 fields (seconds first, as in Quartz)"
+            f"cron {_show(text)} needs 6 or 7 fields (seconds first, as in Quartz)"
         )
     for field in fields:
         words = re.findall(r"[A-Z]+", field)
         if not _CRON_CHARS.match(field) or not all(map(_CRON_WORD.fullmatch, words)):
             raise ExpressionError(
-                f"cron {text!r}: field {field!r} is not Quartz syntax"
+                f"cron {_show(text)}: field {field!r} is not Quartz syntax"
             )
     dom, dow = fields[3], fields[5]
     if dom == "?" and dow == "?":
         raise ExpressionError(
-            f"cron {text!r}: only one of day-of-month and day-of-week may be '?'"
+            f"cron {_show(text)}: only one of day-of-month and day-of-week may be '?'"
         )
     if dom not in ("?", "*") and dow not in ("?", "*"):
         raise ExpressionError(
-            f"cron {text!r}: put '?' in day-of-month or day-of-week (Quartz cannot combine both)"
+            f"cron {_show(text)}: put '?' in day-of-month or day-of-week (Quartz cannot combine both)"
         )
     fields[3] = "*" if dom == "?" else dom
     fields[5] = (
@@ -324,6 +355,6 @@ def _dow_number(number: str, text: str) -> int:
     value = int(number)
     if not 1 <= value <= 7:
         raise ExpressionError(
-            f"cron {text!r}: day-of-week numbers run from 1 (SUN) to 7 (SAT)"
+            f"cron {_show(text)}: day-of-week numbers run from 1 (SUN) to 7 (SAT)"
         )
     return value - 1

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import text
 
-from casework.client import ClientExists, find_by_identity_code, identity_code_of, register_client
+from casework.client import ClientExists, find_by_identity_code, get_client, identity_code_of, register_client
 from casework.identity_code import IdentityCodeKeys, InvalidIdentityCode, parse, validation_error
 from engine.db import Database
 
@@ -66,7 +66,7 @@ def test_the_database_never_holds_the_plain_code(db: Database, keys: IdentityCod
     stored = " ".join(str(v) for v in row.values()) + bytes(row["identity_code_sealed"]).decode("latin-1")
     assert "131052" not in stored and "308T" not in stored
     with db.transaction() as s:
-        assert identity_code_of(keys, s.get(type(client), client.id)) == code
+        assert identity_code_of(keys, get_client(s, client.id)) == code
 
 
 def test_search_by_code_finds_the_client_in_any_spelling(db: Database, keys: IdentityCodeKeys,

@@ -11,6 +11,7 @@ from engine.errors import Conflict, FormError, NotFound, ProcessError
 from engine.jobs import TopicRequest
 from engine.models import Case, CaseStatus, Task, TaskStatus
 from engine.runtime import Engine
+from tests.conftest import TestClock
 from tests.diagrams import chain, flow, process
 from tests.engine.runtime_support import (
     case_version,
@@ -233,7 +234,7 @@ def test_a_start_that_fails_leaves_no_case_behind(engine: Engine) -> None:
 # -- claim -----------------------------------------------------------------------------------------
 
 
-def test_claim_unclaim_and_claim_conflict(engine: Engine, clock) -> None:
+def test_claim_unclaim_and_claim_conflict(engine: Engine, clock: TestClock) -> None:
     case_id = deploy_start(engine, two_tasks(), "two")
     task = open_task(engine, case_id)
 
@@ -302,7 +303,7 @@ def test_cancel_empties_projections_and_marks_case_cancelled(engine: Engine) -> 
         engine.correlate("go", case_id=case_id)
 
 
-def test_suspend_hides_jobs_and_timers_until_resume(engine: Engine, clock) -> None:
+def test_suspend_hides_jobs_and_timers_until_resume(engine: Engine, clock: TestClock) -> None:
     case_id = deploy_start(engine, parallel_work(), "busy")
     engine.suspend(case_id)
     assert engine.case(case_id)["status"] == "suspended"
@@ -347,7 +348,7 @@ def test_case_version_counts_each_change_by_one(engine: Engine) -> None:
     assert case_version(engine, case_id) == 5
 
 
-def test_a_fresh_engine_acts_on_existing_cases(db, clock) -> None:
+def test_a_fresh_engine_acts_on_existing_cases(db: Database, clock: TestClock) -> None:
     """A new process (CLI, restarted web app) has no parsed definitions yet and must still work."""
     first = Engine(db, clock=clock)
     case_id = deploy_start(first, two_tasks(), "two")

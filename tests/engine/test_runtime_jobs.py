@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
-from engine.errors import Conflict, NotFound, ProcessError
-from engine.jobs import TopicRequest
+from engine.errors import Conflict, EngineError, NotFound, OutcomeNotStored
+from engine.jobs import FailureOutcome, LockedJob, TopicRequest
 from engine.runtime import Engine
+from tests.conftest import TestClock
 from tests.diagrams import chain, process
 from tests.engine.runtime_support import (
     case_version,
@@ -24,12 +28,12 @@ from tests.engine.runtime_support import (
 )
 
 
-def same_instant(a, b) -> bool:
+def same_instant(a: datetime | None, b: datetime) -> bool:
     """SQLite hands datetimes back without a zone; compare as UTC wall time."""
-    return a.replace(tzinfo=None) == b.replace(tzinfo=None)
+    return a is not None and a.replace(tzinfo=None) == b.replace(tzinfo=None)
 
 
-def test_fetch_and_lock_by_topic_with_lock_duration_and_variables(engine: Engine, clock) -> None:
+def test_fetch_and_lock_by_topic_with_lock_duration_and_variables(engine: Engine, clock: TestClock) -> None:
     case_a = deploy_start(engine, single_job("a", topic="mail"), "a", "BK-A", {"to": "x@y", "secret": "s", "n": 1})
     deploy_start(engine, single_job("b", topic="print"), "b", "BK-B")
 
@@ -119,7 +123,7 @@ def test_two_workers_completing_the_same_job_at_once(engine: Engine) -> None:
     assert open_task_elements(engine, case_id) == ["after"]
 
 
-def test_fail_counts_retries_down_with_back_off_then_opens_an_incident(engine: Engine, clock) -> None:
+def test_fail_counts_retries_down_with_back_off_then_opens_an_incident(engine: Engine, clock: TestClock) -> None:
     case_id = deploy_start(engine, single_job(), "jobs")
     state_before = snapshot(engine, case_id)["state"]
 
@@ -149,7 +153,7 @@ def test_fail_counts_retries_down_with_back_off_then_opens_an_incident(engine: E
 
     [incident] = incidents_of(engine, case_id)
     assert (incident.kind, incident.job_id, incident.element_id, incident.message) == (
-        "failedJob", job.id, "work", "gave up")
+        "failedExternalTask", job.id, "work", "gave up")
     assert incident.resolved_at is None
     clock.advance(days=1)
     assert engine.fetch_and_lock("w1", [TopicRequest("work")]) == []
@@ -158,7 +162,7 @@ def test_fail_counts_retries_down_with_back_off_then_opens_an_incident(engine: E
     assert engine.case(case_id)["status"] == "active"
 
 
-def test_fail_with_explicit_retries_and_timeout(engine: Engine, clock) -> None:
+def test_fail_with_explicit_retries_and_timeout(engine: Engine, clock: TestClock) -> None:
     case_id = deploy_start(engine, single_job(), "jobs")
     [job] = engine.fetch_and_lock("w1", [TopicRequest("work")])
     with pytest.raises(Conflict):
@@ -205,30 +209,39 @@ def test_bpmn_error_is_caught_by_the_error_boundary_event(engine: Engine) -> Non
     assert "proceed" not in states
 
 
-def test_bpmn_error_without_a_catching_boundary_is_a_process_error_and_the_job_stays(engine: Engine) -> None:
+def test_bpmn_error_without_a_catching_boundary_is_a_failed_attempt_and_the_job_stays(engine: Engine,
+                                                                                      clock: TestClock) -> None:
     case_id = deploy_start(engine, error_boundary(with_boundary=False), "consent")
     [job] = engine.fetch_and_lock("w1", [TopicRequest("consent")])
     before = snapshot(engine, case_id)
 
-    with pytest.raises(ProcessError, match="NO_CONSENT") as err:
+    with pytest.raises(OutcomeNotStored, match="NO_CONSENT") as err:
         engine.bpmn_error(job.id, "w1", "NO_CONSENT")
-    assert err.value.element_id == "check"
-    assert snapshot(engine, case_id) == before
-    # the job is still there and still locked by the worker, who can complete it normally
-    engine.complete_job(job.id, "w1")
+    assert (err.value.element_id, err.value.retries_left) == ("check", 2)
+    assert without_jobs(snapshot(engine, case_id)) == without_jobs(before)
+    # the job is still there, released with a retry fewer and the error recorded; it returns after the back-off
+    [row] = jobs_of(engine, case_id)
+    assert (row.lock_owner, row.retries) == (None, 2) and "NO_CONSENT" in row.error_message
+    clock.advance(seconds=10)
+    [again] = engine.fetch_and_lock("w1", [TopicRequest("consent")])
+    engine.complete_job(again.id, "w1")
     assert open_task_elements(engine, case_id) == ["proceed"]
+
+
+def without_jobs(state: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in state.items() if k != "jobs"}
 
 
 def test_bpmn_error_with_an_unknown_code_is_not_caught(engine: Engine) -> None:
     case_id = deploy_start(engine, error_boundary(), "consent")
     [job] = engine.fetch_and_lock("w1", [TopicRequest("consent")])
     before = snapshot(engine, case_id)
-    with pytest.raises(ProcessError, match="OTHER"):
+    with pytest.raises(OutcomeNotStored, match="OTHER"):
         engine.bpmn_error(job.id, "w1", "OTHER")
-    assert snapshot(engine, case_id) == before
+    assert without_jobs(snapshot(engine, case_id)) == without_jobs(before)
 
 
-def test_extend_lock_and_unlock(engine: Engine, clock) -> None:
+def test_extend_lock_and_unlock(engine: Engine, clock: TestClock) -> None:
     case_id = deploy_start(engine, single_job(), "jobs")
     [job] = engine.fetch_and_lock("w1", [TopicRequest("work", lock_duration_ms=1_000)])
 
@@ -254,7 +267,7 @@ def test_extend_lock_and_unlock(engine: Engine, clock) -> None:
         engine.extend_lock("no-such-job", "w1", 1)
 
 
-def test_extending_an_expired_lock_is_a_conflict(engine: Engine, clock) -> None:
+def test_extending_an_expired_lock_is_a_conflict(engine: Engine, clock: TestClock) -> None:
     deploy_start(engine, single_job(), "jobs")
     [job] = engine.fetch_and_lock("w1", [TopicRequest("work", lock_duration_ms=1_000)])
     clock.advance(seconds=2)
@@ -262,7 +275,8 @@ def test_extending_an_expired_lock_is_a_conflict(engine: Engine, clock) -> None:
         engine.extend_lock(job.id, "w1", 60_000)
 
 
-def test_expired_lock_passes_to_another_worker_and_the_late_completion_conflicts(engine: Engine, clock) -> None:
+def test_expired_lock_passes_to_another_worker_and_the_late_completion_conflicts(engine: Engine,
+                                                                                clock: TestClock) -> None:
     case_id = deploy_start(engine, single_job(), "jobs")
     [job_a] = engine.fetch_and_lock("A", [TopicRequest("work", lock_duration_ms=5_000)])
     clock.advance(seconds=6)
@@ -282,7 +296,7 @@ def test_expired_lock_passes_to_another_worker_and_the_late_completion_conflicts
     assert history_count(engine, case_id, "after") == 1
 
 
-def test_expired_lock_can_be_fetched_by_another_worker_without_release(engine: Engine, clock) -> None:
+def test_expired_lock_can_be_fetched_by_another_worker_without_release(engine: Engine, clock: TestClock) -> None:
     case_id = deploy_start(engine, single_job(), "jobs")
     [job_a] = engine.fetch_and_lock("A", [TopicRequest("work", lock_duration_ms=5_000)])
     clock.advance(seconds=6)
@@ -350,7 +364,7 @@ def test_higher_priority_jobs_are_fetched_first(engine: Engine) -> None:
     assert (second.case_id, second.priority) == (low, 0)
 
 
-def test_a_job_completion_that_fails_rolls_back_and_keeps_the_lock(engine: Engine) -> None:
+def test_a_job_completion_that_fails_rolls_back_and_counts_a_failed_attempt(engine: Engine, clock: TestClock) -> None:
     xml = process("mapped", """
 <bpmn:startEvent id="start"/>
 <bpmn:serviceTask id="work" camunda:type="external" camunda:topic="work">
@@ -365,17 +379,21 @@ def test_a_job_completion_that_fails_rolls_back_and_keeps_the_lock(engine: Engin
     [job] = engine.fetch_and_lock("w1", [TopicRequest("work")])
     before = snapshot(engine, case_id)
 
-    with pytest.raises(ProcessError, match="price") as err:
+    with pytest.raises(OutcomeNotStored, match="price") as err:
         engine.complete_job(job.id, "w1", {"cost": 3})  # the mapping needs `price`
-    assert err.value.element_id == "work"
-    assert snapshot(engine, case_id) == before
+    assert (err.value.element_id, err.value.retries_left) == ("work", 2)
+    assert without_jobs(snapshot(engine, case_id)) == without_jobs(before)
+    [row] = jobs_of(engine, case_id)
+    assert (row.lock_owner, row.retries, row.element_id) == (None, 2, "work") and "price" in row.error_message
 
+    clock.advance(seconds=10)
+    [job] = engine.fetch_and_lock("w1", [TopicRequest("work")])
     engine.complete_job(job.id, "w1", {"price": 3})
     assert engine.case(case_id)["variables"]["total"] == 6
     assert open_task_elements(engine, case_id) == ["after"]
 
 
-def test_unlock_by_a_worker_that_no_longer_holds_the_job_is_a_conflict(engine, clock):
+def test_unlock_by_a_worker_that_no_longer_holds_the_job_is_a_conflict(engine: Engine, clock: TestClock) -> None:
     body = ('<bpmn:startEvent id="s"/><bpmn:serviceTask id="t" camunda:type="external" camunda:topic="unlockme"/>'
             '<bpmn:endEvent id="e"/>' + chain("s", "t", "e"))
     engine.deploy({"unlock.bpmn": process("unlock_p", body)})
@@ -392,3 +410,141 @@ def test_unlock_by_a_worker_that_no_longer_holds_the_job_is_a_conflict(engine, c
     assert [j.id for j in engine.fetch_and_lock("c", [TopicRequest("unlockme")], 1)] == [job.id]
     assert engine.case(case_id)["status"] == "active"
 
+
+
+# -- a worker whose lock ran out and passed to another ------------------------------------------------
+
+
+def after_next_transaction(monkeypatch: pytest.MonkeyPatch, engine: Engine, action: Callable[[], Any]) -> None:
+    """Run `action` once, as soon as the next database transaction has committed.
+
+    A call that checks the holder in one transaction and acts in a second one lets `action` (another
+    worker taking the job over) slip in between; a call that does both in one transaction does not.
+    """
+    original = engine.db.transaction
+    pending = [action]
+
+    @contextmanager
+    def transaction() -> Iterator[Any]:
+        with original() as session:
+            yield session
+        if pending:
+            pending.pop()()
+
+    monkeypatch.setattr(engine.db, "transaction", transaction)
+
+
+def takeover(engine: Engine, clock: TestClock, complete: bool = False) -> tuple[Callable[[], None], list[LockedJob]]:
+    """What B does: A's 1-second lock runs out, B fetches the job (and completes it); and what B took."""
+    taken: list[LockedJob] = []
+
+    def run() -> None:
+        clock.advance(seconds=2)
+        taken.extend(engine.fetch_and_lock("B", [TopicRequest("work")]))
+        if complete and taken:
+            engine.complete_job(taken[0].id, "B", {"by": "B"})
+
+    return run, taken
+
+
+def attempt(action: Callable[[], Any]) -> Any:
+    try:
+        return action()
+    except EngineError as err:
+        return err
+
+
+def test_a_late_failure_never_clears_the_new_holders_lock_nor_uses_its_retries(engine: Engine, clock: TestClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    case_id = deploy_start(engine, single_job(), "jobs")
+    [job] = engine.fetch_and_lock("A", [TopicRequest("work", lock_duration_ms=1_000)])
+    run, taken = takeover(engine, clock)
+    after_next_transaction(monkeypatch, engine, run)
+
+    outcome = attempt(lambda: engine.fail_job(job.id, "A", "A gave up"))
+
+    [row] = jobs_of(engine, case_id)
+    if taken:  # B holds the job: A's failure came too late and changed nothing
+        assert isinstance(outcome, Conflict), outcome
+        assert (row.lock_owner, row.retries, row.error_message) == ("B", None, None)
+    else:  # A failed while it still held the job; B found it backing off
+        assert isinstance(outcome, FailureOutcome) and outcome.retries_left == 2
+        assert (row.lock_owner, row.retries, row.error_message) == (None, 2, "A gave up")
+    assert incidents_of(engine, case_id) == []
+
+
+def test_a_late_failure_of_a_job_completed_meanwhile_is_a_conflict(engine: Engine, clock: TestClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    case_id = deploy_start(engine, single_job(), "jobs")
+    [job] = engine.fetch_and_lock("A", [TopicRequest("work", lock_duration_ms=1_000)])
+    run, taken = takeover(engine, clock, complete=True)
+    after_next_transaction(monkeypatch, engine, run)
+
+    outcome = attempt(lambda: engine.fail_job(job.id, "A", "A gave up", retries=0))
+
+    if taken:  # B completed the job: A learns it is gone, as a Conflict, never a raw database error
+        assert isinstance(outcome, Conflict), outcome
+        assert engine.case(case_id)["variables"] == {"by": "B"}
+        assert open_task_elements(engine, case_id) == ["after"]
+        assert incidents_of(engine, case_id) == []
+    else:
+        assert isinstance(outcome, FailureOutcome) and outcome.incident
+        assert [i.job_id for i in incidents_of(engine, case_id)] == [job.id]
+
+
+def test_a_late_bpmn_error_is_not_thrown_into_a_case_whose_job_another_worker_holds(engine: Engine, clock: TestClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    case_id = deploy_start(engine, error_boundary().replace(b'camunda:topic="consent"', b'camunda:topic="work"'),
+                           "consent")
+    [job] = engine.fetch_and_lock("A", [TopicRequest("work", lock_duration_ms=1_000)])
+    run, taken = takeover(engine, clock)
+    after_next_transaction(monkeypatch, engine, run)
+
+    outcome = attempt(lambda: engine.bpmn_error(job.id, "A", "NO_CONSENT"))
+
+    if taken:  # B holds the job: the case did not move
+        assert isinstance(outcome, Conflict), outcome
+        assert open_task_elements(engine, case_id) == []
+        assert [j.lock_owner for j in jobs_of(engine, case_id)] == ["B"]
+    else:  # A's error went in while A held the job: the job is gone, nothing was left for B
+        assert outcome is None
+        assert open_task_elements(engine, case_id) == ["ask_consent"]
+        assert jobs_of(engine, case_id) == []
+
+
+def test_after_the_lock_passed_on_the_old_holder_can_neither_fail_nor_error_nor_extend_nor_unlock(
+        engine: Engine, clock: TestClock) -> None:
+    case_id = deploy_start(engine, error_boundary().replace(b'camunda:topic="consent"', b'camunda:topic="work"'),
+                           "consent")
+    [job] = engine.fetch_and_lock("A", [TopicRequest("work", lock_duration_ms=1_000)])
+    clock.advance(seconds=2)
+    [taken] = engine.fetch_and_lock("B", [TopicRequest("work", lock_duration_ms=60_000)])
+    before = snapshot(engine, case_id)
+
+    for late in (lambda: engine.fail_job(job.id, "A", "late"), lambda: engine.bpmn_error(job.id, "A", "NO_CONSENT"),
+                 lambda: engine.extend_lock(job.id, "A", 60_000), lambda: engine.unlock(job.id, "A"),
+                 lambda: engine.complete_job(job.id, "A")):
+        with pytest.raises(Conflict, match="not by A|not locked by A|no longer locked by A"):
+            late()
+    assert snapshot(engine, case_id) == before
+    [row] = jobs_of(engine, case_id)
+    assert (row.lock_owner, row.retries) == ("B", None)
+    engine.complete_job(taken.id, "B")
+    assert open_task_elements(engine, case_id) == ["proceed"]
+
+
+def test_locks_of_a_job_that_is_gone_are_typed_errors(engine: Engine) -> None:
+    case_id = deploy_start(engine, single_job(), "jobs")
+    [job] = engine.fetch_and_lock("w1", [TopicRequest("work")])
+    engine.complete_job(job.id, "w1")
+    assert open_task_elements(engine, case_id) == ["after"]
+    for late in (lambda: engine.fail_job(job.id, "w1", "late"), lambda: engine.bpmn_error(job.id, "w1", "X"),
+                 lambda: engine.extend_lock(job.id, "w1", 1_000), lambda: engine.unlock(job.id, "w1"),
+                 lambda: engine.unlock(job.id)):
+        with pytest.raises(Conflict, match="already been completed"):
+            late()
+    for unknown in (lambda: engine.fail_job("no-such-job", "w1", "x"),
+                    lambda: engine.bpmn_error("no-such-job", "w1", "X"),
+                    lambda: engine.extend_lock("no-such-job", "w1", 1), lambda: engine.unlock("no-such-job", "w1")):
+        with pytest.raises(NotFound):
+            unknown()

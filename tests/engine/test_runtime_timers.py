@@ -8,6 +8,8 @@ import pytest
 
 from engine.db import Database
 from engine.errors import ProcessError
+from engine.jobs import TopicRequest
+from engine.models import Incident
 from engine.runtime import Engine
 from tests.diagrams import chain, flow, process
 from tests.engine.runtime_support import (
@@ -15,6 +17,7 @@ from tests.engine.runtime_support import (
     history,
     history_count,
     incidents_of,
+    jobs_of,
     open_task,
     open_task_elements,
     race,
@@ -194,3 +197,131 @@ def test_a_waiting_timer_keeps_the_version_it_started_with(engine: Engine, clock
     assert engine.fire_due_timers() == 1
     assert engine.case(case_id)["version"] == 1
     assert open_task(engine, case_id).name is None
+
+
+# -- every job a timer starts has its job row; a scheduler fires only what is due at its now ------------------
+
+
+def reminders(cycle: str = "R2/PT1S", timers: int = 1) -> bytes:
+    """review has `timers` non-interrupting cycle timers, each leading to an external task (topic remind)."""
+    boundaries = "".join(
+        f'<bpmn:boundaryEvent id="remind{n}" attachedToRef="review" cancelActivity="false">'
+        f'<bpmn:timerEventDefinition><bpmn:timeCycle>{cycle}</bpmn:timeCycle></bpmn:timerEventDefinition>'
+        f'</bpmn:boundaryEvent><bpmn:serviceTask id="notify{n}" camunda:type="external" camunda:topic="remind"/>'
+        f'<bpmn:endEvent id="reminded{n}"/>' + chain(f"remind{n}", f"notify{n}", f"reminded{n}")
+        for n in range(timers))
+    return process("remind", '<bpmn:startEvent id="start"/><bpmn:userTask id="review"/><bpmn:endEvent id="end"/>'
+                   + chain("start", "review", "end") + boundaries)
+
+
+def waiting_externals(engine: Engine, case_id: str) -> list[str]:
+    """Ids of the external tasks the case waits at, from the engine's history (not the job table)."""
+    return sorted(h.task_id for h in history(engine, case_id)
+                  if h.element_type == "ExternalTask" and h.state == "active")
+
+
+def assert_one_job_per_waiting_external(engine: Engine, case_id: str, expected: int) -> None:
+    job_ids = sorted(j.id for j in jobs_of(engine, case_id))
+    assert job_ids == waiting_externals(engine, case_id)
+    assert len(job_ids) == expected
+    assert sum(1 for w in engine.case(case_id)["waiting"] if w["kind"] == "job") == expected
+
+
+def test_cycle_occurrences_fired_together_each_get_their_job(engine: Engine, clock) -> None:
+    case_id = deploy_start(engine, reminders("R2/PT1S"), "remind")
+    clock.advance(seconds=5)  # both occurrences are due when the scheduler reaches the case
+
+    assert engine.fire_due_timers() == 1
+
+    assert_one_job_per_waiting_external(engine, case_id, 2)
+    assert timers_of(engine, case_id) == []  # R2: nothing more to fire
+    assert engine.fire_due_timers() == 0
+    for job in engine.fetch_and_lock("w", [TopicRequest("remind")], max_jobs=10):
+        engine.complete_job(job.id, "w")
+    assert jobs_of(engine, case_id) == [] and waiting_externals(engine, case_id) == []
+    assert open_task_elements(engine, case_id) == ["review"]
+
+
+def test_cycle_occurrences_fired_in_separate_ticks_each_get_their_job(engine: Engine, clock) -> None:
+    case_id = deploy_start(engine, reminders("R2/PT1S"), "remind")
+    clock.advance(seconds=1)
+    assert engine.fire_due_timers() == 1
+    assert_one_job_per_waiting_external(engine, case_id, 1)
+    [timer] = timers_of(engine, case_id)
+    assert same_instant(timer.due_at, clock.now + timedelta(seconds=1))
+
+    clock.advance(seconds=1)
+    assert engine.fire_due_timers() == 1
+    assert_one_job_per_waiting_external(engine, case_id, 2)
+    assert timers_of(engine, case_id) == []
+
+
+def parallel_review_and_other() -> bytes:
+    """review (non-interrupting R2/PT1H timer → notify job) and, in parallel, other → file (job)."""
+    return process("both", """
+<bpmn:startEvent id="start"/><bpmn:parallelGateway id="split"/>
+<bpmn:userTask id="review"/><bpmn:userTask id="other"/>
+<bpmn:boundaryEvent id="remind" attachedToRef="review" cancelActivity="false">
+  <bpmn:timerEventDefinition><bpmn:timeCycle>R2/PT1H</bpmn:timeCycle></bpmn:timerEventDefinition>
+</bpmn:boundaryEvent>
+<bpmn:serviceTask id="notify" camunda:type="external" camunda:topic="remind"/>
+<bpmn:serviceTask id="file" camunda:type="external" camunda:topic="file"/>
+<bpmn:endEvent id="end1"/><bpmn:endEvent id="end2"/><bpmn:endEvent id="end3"/>
+""" + chain("start", "split") + chain("split", "review", "end1") + chain("split", "other", "file", "end2")
+        + chain("remind", "notify", "end3"))
+
+
+def test_a_due_timer_fired_by_another_action_gets_its_job(engine: Engine, clock) -> None:
+    case_id = deploy_start(engine, parallel_review_and_other(), "both")
+    clock.advance(hours=3)  # both occurrences are due, no scheduler ran yet; someone completes the other task
+
+    engine.complete_task(open_task(engine, case_id, "other").id, {})
+
+    assert_one_job_per_waiting_external(engine, case_id, 3)  # notify twice, file once
+    assert timers_of(engine, case_id) == []
+    assert engine.fire_due_timers() == 0
+
+
+def test_two_cycle_timers_due_together_fire_once_each_never_ahead(engine: Engine, clock) -> None:
+    case_id = deploy_start(engine, reminders("R3/PT1H", timers=2), "remind")
+    clock.advance(hours=1)
+
+    assert engine.fire_due_timers() == 2
+
+    # one occurrence each; the next ones (same timer ids, due in an hour) wait for their time
+    assert_one_job_per_waiting_external(engine, case_id, 2)
+    assert [same_instant(t.due_at, clock.now + timedelta(hours=1)) for t in timers_of(engine, case_id)] == [True] * 2
+    assert engine.fire_due_timers() == 0
+    clock.advance(minutes=59)
+    assert engine.fire_due_timers() == 0
+    clock.advance(minutes=1)
+    assert engine.fire_due_timers() == 2
+    assert_one_job_per_waiting_external(engine, case_id, 4)
+
+
+def test_one_round_fires_everything_due(engine: Engine, clock) -> None:
+    engine.deploy({"wait.bpmn": juel_wait()})
+    cases = [engine.start("wait", variables={"waitFor": "PT1H"}) for _ in range(130)]
+    clock.advance(hours=1)
+
+    assert engine.fire_due_timers() == len(cases)  # not 100 a round
+
+    assert all(open_task_elements(engine, c) == ["resume"] for c in cases[::13])
+    assert engine.fire_due_timers() == 0
+
+
+def test_a_timer_whose_incident_is_resolved_is_fired_again(engine: Engine, clock) -> None:
+    engine.deploy({"decide.bpmn": wait_then_decide()})
+    broken = engine.start("decide", variables={"waitFor": "PT1H"})
+    clock.advance(hours=2)
+    assert engine.fire_due_timers() == 0
+    [incident] = incidents_of(engine, broken)
+    assert engine.fire_due_timers() == 0  # excluded while the incident is open
+
+    with engine.db.transaction() as s:  # what the incident repair does to the row
+        row = s.get(Incident, incident.id)
+        assert row is not None
+        row.resolved_at, row.resolved_by, row.resolution = clock.now, "admin", "rearmed"
+
+    assert engine.fire_due_timers() == 0  # tried again (still broken): a new open incident
+    assert sorted(i.resolved_at is None for i in incidents_of(engine, broken)) == [False, True]

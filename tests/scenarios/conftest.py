@@ -19,6 +19,7 @@ from casework.letter import letters_of_case
 from casework.network import PartnerKind, add_partner
 from casework.notification import messages_of_case
 from casework.plan import ItemKind, PlanItem, PlanVersion, plan_versions
+from casework.referral import receive_referral
 from casework.service_referral import referrals_of_case
 from casework.users import Role, add_user
 from engine.runtime import Engine
@@ -68,7 +69,9 @@ class World:
                      "email": f"{first}@example.invalid" if email == "auto" else email,
                      "referralReason": "Pitkä työttömyys ja terveysongelmat", "referralConsent": True,
                      "urgency": "normal", "referrer": "Työllisyyspalvelut", **extra}
-        started = self.engine.correlate("referral", business_key=f"REF-{self.referred:03d}", variables=variables)
+        with self.engine.db.transaction() as session:  # as every referral: the client record first
+            received = receive_referral(session, self.services.keys, variables, self.clock())
+        started = self.engine.correlate("referral", business_key=f"REF-{self.referred:03d}", variables=received)
         self.work()
         return started[0]
 
@@ -169,10 +172,10 @@ class World:
             return session.scalar(select(ClientCase).where(ClientCase.client_id == client.id))
 
 
-@pytest.fixture
-def world(engine: Engine, clock: TestClock) -> World:
+def make_world(engine: Engine, clock: TestClock, secret: str | None = None) -> World:
+    """bpmn/ deployed with the staff and the partners added (also for tests/fixtures/make_saved_states.py)."""
     engine.deploy(collect_dir(ROOT / "bpmn"), name="bpmn/")
-    services = Services(engine.db, clock, IdentityCodeKeys(secrets.token_urlsafe(32)), None, engine)
+    services = Services(engine.db, clock, IdentityCodeKeys(secret or secrets.token_urlsafe(32)), None, engine)
     result = World(engine, services, clock)
     with engine.db.transaction() as session:
         for user_id, name, roles, phone in STAFF:
@@ -182,3 +185,8 @@ def world(engine: Engine, clock: TestClock) -> World:
                                           ("ngo", "Kuvitteellinen työpaja ry", PartnerKind.NGO)]:
             result.partners[label] = add_partner(session, organisation, kind, email=f"{label}@example.invalid").id
     return result
+
+
+@pytest.fixture
+def world(engine: Engine, clock: TestClock) -> World:
+    return make_world(engine, clock)

@@ -284,7 +284,7 @@ def test_failure_counts_retries_and_at_zero_opens_an_incident(api: Api, engine: 
     assert api.post(url, {"workerId": "w1", "errorMessage": "still down", "retries": 0,
                           "retryTimeout": 0}).status_code == 204
     [incident] = incidents_of(engine, case_id)
-    assert (incident.kind, incident.message) == ("failedJob", "still down")
+    assert (incident.kind, incident.message) == ("failedExternalTask", "still down")
     assert api.fetch() == []
     assert open_task_elements(engine, case_id) == []
     assert_error(api.post(url, {"workerId": "w1", "retries": -1}), 400, "InvalidRequestException", "retries")

@@ -113,7 +113,7 @@ def test_failure_counts_retries_down_with_back_off_then_opens_an_incident(engine
 
     assert job_row().retries == 0
     [incident] = incidents_of(engine, case_id)
-    assert (incident.kind, incident.message, incident.element_id) == ("failedJob", "smtp down", "work")
+    assert (incident.kind, incident.message, incident.element_id) == ("failedExternalTask", "smtp down", "work")
     assert retries_seen == [None, 2, 1]
     assert open_task_elements(engine, case_id) == []
 

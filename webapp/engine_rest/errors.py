@@ -54,3 +54,14 @@ class Unauthenticated(RestError):
 class Forbidden(RestError):
     status = 403
     type = "AuthorizationException"
+
+
+class TooManyAttempts(RestError):
+    """Too many failed authentications from this account or address: 429, and Retry-After says when to try."""
+
+    status = 429
+    type = "AuthenticationException"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

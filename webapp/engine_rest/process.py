@@ -7,28 +7,34 @@ from typing import Any
 
 from flask import Response, jsonify, url_for
 
-from engine.errors import Conflict, NotFound, ProcessError
+from engine.errors import Conflict, ExpressionError, NotFound, ProcessError
 from webapp.engine_rest.auth import Scope
 from webapp.engine_rest.blueprint import (
+    BUSINESS_KEY_LENGTH,
+    INT_MAX,
     body,
     caller,
     engine,
+    engine_error,
     field,
     log_variables_shown,
+    public_url,
     query_args,
     query_int,
     route,
     unsupported,
 )
-from webapp.engine_rest.errors import InvalidRequest, Missing, RestError
+from webapp.engine_rest.errors import InvalidRequest, Missing
 from webapp.engine_rest.external_task import definition_id
+from webapp.engine_rest.json_input import shown
+from webapp.engine_rest.referral import received
 from webapp.engine_rest.variables import format_date, plain_map, typed_map
 
 ENDED = ("completed", "cancelled")
 
 
 def instance_json(case: dict[str, Any]) -> dict[str, Any]:
-    href = url_for("engine_rest.process_instance", case_id=case["id"], _external=True)
+    href = public_url(url_for("engine_rest.process_instance", case_id=case["id"]))
     return {"links": [{"method": "GET", "href": href, "rel": "self"}], "id": case["id"],
             "definitionId": definition_id(case), "businessKey": case["businessKey"], "caseInstanceId": None,
             "ended": case["status"] in ENDED, "suspended": case["status"] == "suspended", "tenantId": None}
@@ -49,17 +55,16 @@ def _running_case(case_id: str) -> dict[str, Any]:
 def _start(start: Any, what: str) -> Response:
     data = body()
     unsupported(data, "startInstructions", "caseInstanceId")
-    business_key = field(data, "businessKey", str)
+    business_key = field(data, "businessKey", str, max_length=BUSINESS_KEY_LENGTH)
     variables = plain_map(data.get("variables"))
     with_variables = field(data, "withVariablesInReturn", bool, default=False)
+    variables = received(variables)  # a referral's identity code goes to the client record, never to the case
     try:
         case_id = start(business_key, variables)
     except NotFound:
         raise Missing(f"No matching process definition {what}") from None
-    except ProcessError as err:
-        where = f" (element {err.element_id})" if err.element_id else ""
-        raise RestError(f"Cannot instantiate process definition {what}: {err.message}{where}", 500,
-                        "ProcessEngineException") from None
+    except (ProcessError, ExpressionError) as err:
+        raise engine_error(err, f"Cannot instantiate process definition {what}: ") from None
     case = engine().case(case_id)
     out = instance_json(case)
     if with_variables:
@@ -77,8 +82,8 @@ def start_by_key(key: str) -> Response:
 def start_by_id(definition: str) -> Response:
     """Ids are key:version:number (as this API hands them out) or the bare number."""
     number = definition.rsplit(":", 1)[-1]
-    if not number.isdigit():
-        raise Missing(f"No matching process definition with id '{definition}'")
+    if not (number.isascii() and number.isdigit() and len(number) <= len(str(INT_MAX)) and int(number) <= INT_MAX):
+        raise Missing(f"No matching process definition with id {shown(definition)}")
     return _start(lambda bk, v: engine().start_definition(int(number), bk, v, actor=caller().user_id),
                   f"with id '{definition}'")
 
@@ -158,13 +163,14 @@ def message() -> Response | tuple[str, int]:
     data = body()
     unsupported(data, "correlationKeys", "localCorrelationKeys", "tenantId")
     name = field(data, "messageName", str, required=True)
-    business_key = field(data, "businessKey", str)
+    business_key = field(data, "businessKey", str, max_length=BUSINESS_KEY_LENGTH)
     case_id = field(data, "processInstanceId", str)
     variables = plain_map(data.get("processVariables"), "processVariables")
     variables.update(plain_map(data.get("processVariablesLocal"), "processVariablesLocal"))
     all_matches = field(data, "all", bool, default=False)
     result_enabled = field(data, "resultEnabled", bool, default=False)
     with_variables = field(data, "variablesInResultEnabled", bool, default=False)
+    variables = received(variables)  # a referral's identity code goes to the client record, never to the case
     runtime = engine()
     waiting = set(runtime.message_waiters(name, case_id, business_key))
     try:

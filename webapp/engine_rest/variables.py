@@ -7,7 +7,10 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import current_app, has_app_context
+
 from webapp.engine_rest.errors import InvalidRequest
+from webapp.engine_rest.json_input import loads, shown
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
@@ -32,7 +35,7 @@ def parse_date(text: Any, what: str) -> datetime:
             except ValueError:
                 continue
             return value if value.tzinfo else value.replace(tzinfo=UTC)
-    raise InvalidRequest(f"{what}: {text!r} is not a date in the format yyyy-MM-dd'T'HH:mm:ss.SSSZ")
+    raise InvalidRequest(f"{what}: {shown(text)} is not a date in the format yyyy-MM-dd'T'HH:mm:ss.SSSZ")
 
 
 def typed(value: Any) -> dict[str, Any]:
@@ -57,12 +60,24 @@ def typed_map(values: dict[str, Any], names: list[str] | None = None) -> dict[st
 
 
 def plain_map(body: Any, what: str = "variables") -> dict[str, Any]:
-    """A request's {"name": {"value", "type", "valueInfo"}} map as plain values; null is no variables."""
+    """A request's {"name": {"value", "type", "valueInfo"}} map as plain values; null is no variables.
+
+    Each value must fit in MAX_VARIABLE_BYTES (app config) as JSON: a case's variables are saved with
+    every action on it.
+    """
     if body is None:
         return {}
     if not isinstance(body, dict):
         raise InvalidRequest(f"{what} must be a JSON object of name: {{value, type}}")
-    return {name: plain(name, entry, what) for name, entry in body.items()}
+    values = {name: plain(name, entry, what) for name, entry in body.items()}
+    limit: int | None = current_app.config.get("MAX_VARIABLE_BYTES") if has_app_context() else None
+    if limit is None:
+        return values
+    for name, value in values.items():
+        size = len(json.dumps(value, ensure_ascii=False).encode())
+        if size > limit:
+            raise InvalidRequest(f"{what}.{name} is {size} bytes as JSON; a variable may be at most {limit} bytes")
+    return values
 
 
 def plain(name: str, entry: Any, what: str = "variables") -> Any:
@@ -105,7 +120,7 @@ def _integer(lo: int, hi: int, kind: str) -> Any:
             except ValueError:
                 number = None
         if number is None or not lo <= number <= hi:
-            raise InvalidRequest(f"{label}: {value!r} is not a valid {kind} value")
+            raise InvalidRequest(f"{label}: {shown(value)} is not a valid {kind} value")
         return number
 
     return convert
@@ -121,7 +136,7 @@ def _double(value: Any, label: str, info: dict[str, Any]) -> float:
         except ValueError:
             number = None
     if number is None or not math.isfinite(number):
-        raise InvalidRequest(f"{label}: {value!r} is not a valid Double value")
+        raise InvalidRequest(f"{label}: {shown(value)} is not a valid Double value")
     return number
 
 
@@ -130,16 +145,13 @@ def _boolean(value: Any, label: str, info: dict[str, Any]) -> bool:
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
-    raise InvalidRequest(f"{label}: {value!r} is not a valid Boolean value")
+    raise InvalidRequest(f"{label}: {shown(value)} is not a valid Boolean value")
 
 
 def _json(value: Any, label: str, info: dict[str, Any]) -> Any:
     if not isinstance(value, str):
-        return value  # already structured: accepted as is
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError as err:
-        raise InvalidRequest(f"{label}: the Json value is not valid JSON: {err.msg} at position {err.pos}") from err
+        return value  # already structured (and checked with the request body)
+    return loads(value, f"{label}: the Json value")
 
 
 def _object(value: Any, label: str, info: dict[str, Any]) -> Any:
@@ -151,7 +163,10 @@ def _object(value: Any, label: str, info: dict[str, Any]) -> Any:
 
 def _date(value: Any, label: str, info: dict[str, Any]) -> str:
     # stored as ISO 8601 UTC text: case variables are JSON, and the engine compares dates in that form
-    return parse_date(value, label).astimezone(UTC).isoformat()
+    try:
+        return parse_date(value, label).astimezone(UTC).isoformat()
+    except OverflowError:  # year 1 at +14:00 is in year 0 in UTC
+        raise InvalidRequest(f"{label}: {shown(value)} is out of the range of dates (years 1 to 9999 in UTC)") from None
 
 
 def _null(value: Any, label: str, info: dict[str, Any]) -> None:

@@ -99,4 +99,9 @@ class SendTaskParser(CamundaEventMixin, _SendTaskParser):
 
 
 class ReceiveTaskParser(CamundaEventMixin, _ReceiveTaskParser):
-    pass
+    def create_task(self) -> Any:
+        """Without a message it waits to be triggered (Camunda's `signal`); SpiffWorkflow would pass through."""
+        if self.node.get("messageRef") is None and first(
+                self.node.findall(f"{{{BPMN_NS}}}messageEventDefinition")) is None:
+            return self.with_io(tasks.TriggeredReceiveTask(self.spec, self.bpmn_id, **self.bpmn_attributes))
+        return super().create_task()

@@ -7,6 +7,7 @@ ValidationFailed listing every problem as `FILE: ELEMENT_ID: reason`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,8 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.defaults import SendTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from engine.camunda import limits
+from engine.camunda.bounds import readable
 from engine.camunda.dmn import DecisionRegistry, parse_dmn
 from engine.camunda.juel import is_juel
 from engine.camunda.parser import event_parsers as ev
@@ -108,6 +111,65 @@ def _xml(name: str, data: bytes) -> etree._Element:
         return etree.fromstring(data, parser=etree.XMLParser(resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError as err:
         raise ValidationFailed([DiagramError(f"not well-formed XML: {err}", None, name)]) from err
+    except (ValueError, MemoryError, RecursionError) as err:
+        raise ValidationFailed([DiagramError(f"cannot be read: {readable(err)}", None, name)]) from err
+
+
+class _TooManyElements(Exception):
+    pass
+
+
+class _ElementCounter:
+    """An lxml parser target that builds nothing: it counts start tags and stops past the limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+
+    def start(self, tag: str, attrib: Any, nsmap: Any = None) -> None:
+        self.count += 1
+        if self.count > self.limit:
+            raise _TooManyElements
+
+    def end(self, tag: str) -> None:
+        """Nothing to do: only start tags are counted."""
+
+    def data(self, data: str) -> None:
+        """Text is not counted."""
+
+    def close(self) -> int:
+        return self.count
+
+
+def _chunks(data: bytes, size: int = 1 << 16) -> Iterable[bytes]:
+    return (data[i:i + size] for i in range(0, len(data), size))
+
+
+def size_problem(name: str, data: bytes) -> DiagramError | None:
+    """A file over the configured size or element count, found before anything is parsed.
+
+    A 50 MB diagram of 2 million elements took 40 s and 1.5 GB to check; its bytes are compared
+    first, then its elements are counted by a streaming parser that builds no tree and stops
+    at the first element over the limit.
+    """
+    allowed = limits.current()
+    if len(data) > allowed.diagram_bytes:
+        return DiagramError(f"the file has {len(data):,} bytes; the limit is {allowed.diagram_bytes:,} "
+                            "(POLKU_MAX_DIAGRAM_BYTES)", None, name)
+    if name.endswith(FORM_SUFFIXES):
+        return None
+    counter = _ElementCounter(allowed.diagram_elements)
+    parser = etree.XMLParser(target=counter, resolve_entities=False, no_network=True)
+    try:
+        for chunk in _chunks(data):
+            parser.feed(chunk)
+        parser.close()
+    except _TooManyElements:
+        return DiagramError(f"the file has more than {allowed.diagram_elements:,} XML elements; that is the limit "
+                            "(POLKU_MAX_DIAGRAM_ELEMENTS)", None, name)
+    except Exception:  # noqa: BLE001 - malformed XML is reported by the parse that follows, with its reason
+        return None
+    return None
 
 
 def _spiff_error(err: Exception, name: str) -> DiagramError:
@@ -134,6 +196,27 @@ def _patch_send_tasks(root: etree._Element) -> None:
     for node in root.iter(f"{{{BPMN_NS}}}sendTask"):
         if tp.implementation(node) is not None:
             node.tag = f"{{{BPMN_NS}}}serviceTask"
+
+
+def name_unnamed_flows(root: etree._Element) -> None:
+    """Give sequence flows without an id (Camunda's own test diagrams have them) an id of their own.
+
+    The id is made from the flow's source and target, numbered in document order when several flows
+    join the same two elements, and never one the file already uses: the same file always gets the
+    same ids, so a saved case finds its flows again when its definition is parsed anew.
+    """
+    flows = [f for f in root.iter(f"{{{BPMN_NS}}}sequenceFlow") if not f.get("id")]
+    if not flows:
+        return
+    taken = {el.get("id") for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
+    for flow in flows:
+        base = f"flow_{flow.get('sourceRef') or 'none'}_{flow.get('targetRef') or 'none'}"
+        candidate, n = base, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{base}_{n}"
+        taken.add(candidate)
+        flow.set("id", candidate)
 
 
 def _drop_data_store_associations(root: etree._Element) -> None:
@@ -169,13 +252,43 @@ def _check_calls(executable: list[tuple[str, etree._Element]]) -> list[DiagramEr
     return problems
 
 
-def parse_resources(resources: dict[str, bytes]) -> ParsedDeployment:
-    """Parse and check a deployment's files; raise ValidationFailed listing every problem."""
+def _check_file(findings: Findings, root: etree._Element, decisions: DecisionRegistry | None
+                ) -> list[tuple[str, etree._Element]]:
+    """Polku's own checks of one BPMN file; returns its executable processes."""
+    processes = executable_processes(root)
+    if root.tag != f"{{{BPMN_NS}}}definitions":
+        findings.problem(None, "not a BPMN 2.0 definitions document")
+    elif not processes:
+        findings.problem(root, 'no executable process (set isExecutable="true" on a process)')
+    check_document(findings, root)
+    executable = []
+    for process in processes:
+        check_process(findings, process)
+        check_structure(findings, process, root)
+        executable.append((findings.file, process))
+        for rule in process.iter(f"{{{BPMN_NS}}}businessRuleTask"):
+            ref = camunda_attr(rule, "decisionRef")
+            if ref and not is_juel(ref) and tp.implementation(rule) is None and (
+                    decisions is None or ref not in decisions):
+                findings.problem(rule, f"decision '{ref}' is not in this deployment")
+    return executable
+
+
+def parse_resources(resources: dict[str, bytes], check_size: bool = True) -> ParsedDeployment:
+    """Parse and check a deployment's files; raise ValidationFailed listing every problem.
+
+    `check_size` refuses files over the configured size or element count before they are parsed;
+    a definition already deployed is loaded again without it, so lowering a limit breaks no case.
+    """
     problems: list[DiagramError] = []
     result = ParsedDeployment()
     decisions = []
     bpmn_files: list[tuple[str, etree._Element]] = []
     for name, data in sorted(resources.items()):
+        too_big = size_problem(name, data) if check_size else None
+        if too_big is not None:
+            problems.append(too_big)
+            continue
         if name.endswith(FORM_SUFFIXES):
             continue
         if name.endswith(DMN_SUFFIXES):
@@ -183,35 +296,31 @@ def parse_resources(resources: dict[str, bytes]) -> ParsedDeployment:
                 decisions.extend(parse_dmn(data, name))
             except DiagramError as err:
                 problems.append(err)
+            except Exception as err:  # noqa: BLE001 - never a traceback
+                problems.append(DiagramError(f"cannot be read: {readable(err)}", None, name))
             continue
         try:
-            bpmn_files.append((name, _xml(name, data)))
+            root = _xml(name, data)
+            name_unnamed_flows(root)
+            bpmn_files.append((name, root))
         except ValidationFailed as err:
             problems.extend(err.problems)
     try:
         result.decisions = DecisionRegistry(decisions)
     except DiagramError as err:
         problems.append(err)
+    except Exception as err:  # noqa: BLE001 - e.g. a requirement chain too long to follow
+        problems.append(DiagramError(f"the decisions cannot be checked: {readable(err)}", None,
+                                     next((d.file for d in decisions if d.file), None)))
 
     parser = CamundaCompatParser()
     executable: list[tuple[str, etree._Element]] = []
     for name, root in bpmn_files:
         findings = Findings(name)
-        processes = executable_processes(root)
-        if root.tag != f"{{{BPMN_NS}}}definitions":
-            findings.problem(None, "not a BPMN 2.0 definitions document")
-        elif not processes:
-            findings.problem(root, 'no executable process (set isExecutable="true" on a process)')
-        check_document(findings, root)
-        for process in processes:
-            check_process(findings, process)
-            check_structure(findings, process, root)
-            executable.append((name, process))
-            for rule in process.iter(f"{{{BPMN_NS}}}businessRuleTask"):
-                ref = camunda_attr(rule, "decisionRef")
-                if ref and not is_juel(ref) and tp.implementation(rule) is None and (
-                        result.decisions is None or ref not in result.decisions):
-                    findings.problem(rule, f"decision '{ref}' is not in this deployment")
+        try:
+            executable.extend(_check_file(findings, root, result.decisions))
+        except Exception as err:  # noqa: BLE001 - never a traceback: the file is refused, with the reason
+            findings.problem(None, f"cannot be checked: {readable(err)}")
         problems.extend(findings.problems)
         result.warnings.extend(findings.warnings)
         if findings.problems:

@@ -124,6 +124,39 @@ def _check_scope(findings: Findings, scope: etree._Element) -> None:
         if default and default not in outgoing.get(node_id, set()):
             findings.problem(node, f"default flow '{default}' is not an outgoing sequence flow of this element")
     _check_links(findings, scope, children)
+    _check_event_gateways(findings, children, nodes)
+
+
+def _check_event_gateways(findings: Findings, children: list[etree._Element], nodes: dict[str, etree._Element]
+                          ) -> None:
+    """What follows an event-based gateway, as Camunda requires: catch events reached from it alone.
+
+    SpiffWorkflow moves the catch events' definitions onto the gateway: another way into one of them
+    would pass it without waiting, and anything but a catch event fails deep in the parser. Two timers
+    would share one schedule in the gateway's state, so one timer per gateway.
+    """
+    flows = [c for c in children if _local(c) == "sequenceFlow"]
+    incoming: Counter[str | None] = Counter(f.get("targetRef") for f in flows)
+    for gateway_id, gateway in nodes.items():
+        if _local(gateway) != "eventBasedGateway":
+            continue
+        timers = 0
+        for target_id in [f.get("targetRef") for f in flows if f.get("sourceRef") == gateway_id]:
+            target = nodes.get(target_id or "")
+            if target is None:
+                continue  # reported with the sequence flow
+            if _local(target) != "intermediateCatchEvent":
+                findings.problem(gateway, f"event-based gateway leads to '{target_id}', a {_local(target)}; "
+                                 "only intermediate catch events may follow it")
+                continue
+            if incoming[target_id] > 1:
+                findings.problem(target, "catch event after an event-based gateway has another incoming sequence "
+                                 "flow; it may only be reached from the gateway")
+            if target.find(f"{{{BPMN_NS}}}timerEventDefinition") is not None:
+                timers += 1
+        if timers > 1:
+            findings.problem(gateway, f"event-based gateway is followed by {timers} timer events; Polku supports "
+                             "one timer per event-based gateway")
 
 
 def _check_links(findings: Findings, scope: etree._Element, children: list[etree._Element]) -> None:

@@ -64,6 +64,8 @@ class CamundaParserMixin:
     """Attaches camunda:inputOutput and multi-instance details to every task spec we create."""
 
     node: etree._Element
+    spec: Any  # set by SpiffWorkflow's TaskParser, like `task` once the spec is created
+    task: Any
 
     def create_task(self) -> Any:
         return self.with_io(super().create_task())  # type: ignore[misc]
@@ -85,10 +87,10 @@ class CamundaParserMixin:
         if cardinality is None and collection is None:
             self.raise_validation_exception(  # type: ignore[attr-defined]
                 "a multi-instance activity needs camunda:collection or loopCardinality")
-        original = self.spec.task_specs.pop(self.task.name)  # type: ignore[attr-defined]
+        original = self.spec.task_specs.pop(self.task.name)
         cls = multiinstance.SequentialMultiInstanceTask if sequential else multiinstance.ParallelMultiInstanceTask
-        self.task = cls(  # type: ignore[attr-defined]
-            self.spec, original.name, "", collection=collection, element_variable=element_variable,  # type: ignore[attr-defined]
+        self.task = cls(
+            self.spec, original.name, "", collection=collection, element_variable=element_variable,
             cardinality=cardinality, condition=condition,
             description="Sequential MultiInstance" if sequential else "Parallel MultiInstance",
         )
@@ -125,7 +127,7 @@ class ExternalTaskParser(CamundaParserMixin, TaskParser):
 class BusinessRuleTaskParser(CamundaParserMixin, TaskParser):
     def create_task(self) -> Any:
         if implementation(self.node) is not None:
-            return ExternalTaskParser.create_task(self)  # type: ignore[arg-type]
+            return ExternalTaskParser.create_task(self)
         return self.with_io(tasks.BusinessRuleTask(
             self.spec, self.bpmn_id,
             decision_ref=camunda_attr(self.node, "decisionRef") or "",

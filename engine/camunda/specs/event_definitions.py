@@ -18,6 +18,7 @@ from SpiffWorkflow.bpmn.util import PendingBpmnEvent
 from SpiffWorkflow.util.task import TaskState
 
 from engine.camunda.timer_expression import TimerSchedule, schedule
+from engine.errors import ExpressionError
 
 SCHEDULE_KEY = "timer"
 
@@ -33,7 +34,10 @@ def current_schedule(my_task: Any, kind: str, expression: str) -> TimerSchedule:
         return TimerSchedule.from_json(stored)
     engine = _engine(my_task)
     value = engine.value(my_task, expression)
-    sched = schedule(kind, value, engine.now())
+    try:
+        sched = schedule(kind, value, engine.now())
+    except OverflowError:  # e.g. P99999999D: a due time past the year 9999
+        raise ExpressionError(f"the {kind} timer's value {value!r} is out of range") from None
     my_task.internal_data[SCHEDULE_KEY] = sched.to_json()
     return sched
 

@@ -11,7 +11,9 @@ branches, both visible in loops (tests/engine/test_pruning.py):
 * Both merge the branches' whole data, the last-arriving branch winning, so a variable that one
   branch changed is overwritten by the stale copy the other branch carried since the split.
   Camunda's variables are shared, so the branch that wrote a variable wins. Here each branch
-  contributes what it changed (set or removed) compared with the split, in arrival order.
+  contributes what it changed (set or removed) compared with the split, in arrival order. With the
+  process scope (engine/camunda/scope.py) every branch, the arrived ones included, already holds
+  the current variables; the merge still matters for branches split before it was saved.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Camunda gives an activity with input parameters a local scope; SpiffWorkflow has none, so inputs
 are set on the task's data when it becomes ready and removed again when it completes, after the
-output parameters have been computed from them.
+output parameters have been computed from them. Around that, the task takes part in the process
+scope (engine/camunda/scope.py): what it changed is published when it completes.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-SHADOWED = "io_shadowed"  # internal data: process variables hidden by same-named input parameters
+from engine.camunda import scope
+from engine.camunda.scope import SHADOWED  # internal data: process variables hidden by same-named input parameters
+
 Value = tuple  # ("text", str) | ("list", list[Value]) | ("map", list[tuple[str, Value]]) | ("script", str)
 
 
@@ -42,12 +45,22 @@ class IoMappingMixin:
     output_parameters: tuple[Parameter, ...] = ()
 
     def _on_ready_hook(self, my_task: Any) -> None:
-        if self.input_parameters:
+        self.enter(my_task)
+        super()._on_ready_hook(my_task)  # type: ignore[misc]
+
+    def enter(self, my_task: Any) -> None:
+        """The activity starts: note the process variables it sees, then set its input parameters (once each).
+
+        A task enters when it becomes ready; a subprocess or call activity when its process starts, since
+        SpiffWorkflow makes it ready only after that process has ended (engine/camunda/specs/tasks.py).
+        """
+        if scope.SEEN not in my_task.internal_data:
+            scope.remember(my_task)
+        if self.input_parameters and SHADOWED not in my_task.internal_data:
             values = {p.name: evaluate_value(my_task, p.value) for p in self.input_parameters}
             # A local variable may shadow a process variable of the same name: remember it to restore.
             my_task.internal_data[SHADOWED] = {n: my_task.data[n] for n in values if n in my_task.data}
             my_task.data.update(values)
-        super()._on_ready_hook(my_task)  # type: ignore[misc]
 
     def _on_complete_hook(self, my_task: Any) -> None:
         outputs = {p.name: evaluate_value(my_task, p.value) for p in self.output_parameters}
@@ -57,4 +70,5 @@ class IoMappingMixin:
                 my_task.data.pop(p.name, None)
             my_task.data.update(shadowed)
         my_task.data.update(outputs)
+        scope.publish_changes(my_task)
         super()._on_complete_hook(my_task)  # type: ignore[misc]

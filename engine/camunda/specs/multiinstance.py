@@ -20,6 +20,8 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.camunda.juel import is_juel
 
+_ABSENT = object()
+
 
 class _CamundaCollection:
     collection: str | None
@@ -37,8 +39,20 @@ class _CamundaCollection:
                 value = parent_data.get(self.collection, my_task.data.get(self.collection))
             if value is None:
                 value = []
-            my_task.data[self._hidden()] = list(value)
-            parent_data[self._hidden()] = list(value)
+            hidden = self._hidden()
+            my_task.data[hidden] = list(value)
+            # The base hook merges the parent's data in: the parent holds the same list meanwhile, so that no
+            # older one wins, and loses it after, so that the branches beside this one do not carry it.
+            previous = parent_data.get(hidden, _ABSENT)
+            parent_data[hidden] = list(value)
+            try:
+                return super()._update_hook(my_task)  # type: ignore[misc]
+            finally:
+                if parent_data is not my_task.data:
+                    if previous is _ABSENT:
+                        parent_data.pop(hidden, None)
+                    else:
+                        parent_data[hidden] = previous
         return super()._update_hook(my_task)  # type: ignore[misc]
 
     def merge_child(self, workflow: Any, child: Any) -> None:

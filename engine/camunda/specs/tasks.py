@@ -51,6 +51,7 @@ from SpiffWorkflow.bpmn.specs.defaults import (
 from SpiffWorkflow.bpmn.specs.mixins.bpmn_spec_mixin import BpmnSpecMixin
 from SpiffWorkflow.util.task import TaskState
 
+from engine.camunda import scope
 from engine.camunda.specs.io_mapping import IoMappingMixin, Parameter, evaluate_value
 
 
@@ -159,6 +160,7 @@ class CallActivity(IoMappingMixin, _CallActivity):
         return values
 
     def copy_data(self, my_task: Any, subworkflow: Any) -> None:
+        self.enter(my_task)
         start = subworkflow.get_next_task(subworkflow.task_tree, skip_subprocesses=True, spec_name="Start")
         start.set_data(**self._mapped(my_task, self.in_mappings, my_task.data))
 
@@ -191,7 +193,13 @@ class EventSubprocess(IoMappingMixin, _EventSubprocess):
         self.interrupting = interrupting
 
     def copy_data(self, my_task: Any, subworkflow: Any) -> None:
-        """Start with the process variables as they are now (Camunda's process scope)."""
+        """Start with the process variables as they are now (Camunda's process scope).
+
+        Only the process variables seen are noted here: SpiffWorkflow creates a timer-started event
+        subprocess with the main flow, too early to evaluate its input parameters, which are set when
+        it becomes ready, as before.
+        """
+        scope.remember(my_task)
         data = {**_process_variables(my_task.workflow, my_task), **my_task.data}
         my_task.internal_data[SCOPE_AT_START] = deepcopy(data)
         start = subworkflow.get_next_task(spec_name="Start")
@@ -201,14 +209,8 @@ class EventSubprocess(IoMappingMixin, _EventSubprocess):
         """What the event subprocess changed becomes visible to the rest of the process."""
         super().update_data(my_task, subworkflow)
         before = my_task.internal_data.pop(SCOPE_AT_START, {})
-        changed = {k: v for k, v in my_task.data.items() if k not in before or before[k] != v}
-        if not changed:
-            return
-        for task in my_task.workflow.tasks.values():
-            # multi-instance children are `triggered` but hold the process scope too: they merge back into it
-            if (task is not my_task and task._state & (_ACTIVE | TaskState.FUTURE)
-                    and not isinstance(task.task_spec, EventSubprocess)):
-                task.data.update(deepcopy(changed))
+        changed = {k: v for k, v in scope.process_view(my_task).items() if k not in before or before[k] != v}
+        scope.publish(my_task, changed)  # also when started before its inner tasks published their own changes
 
 
 SCOPE_AT_START = "scope_at_start"  # internal data: process variables when an event subprocess started
@@ -219,7 +221,7 @@ def _process_variables(workflow: Any, exclude: Any) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for task in workflow.tasks.values():
         if task is not exclude and not task.triggered and task._state & _ACTIVE:
-            merged.update(task.data)
+            merged.update(scope.process_view(task))
     return merged
 
 
@@ -296,11 +298,17 @@ def _subtree(task: Any) -> list[Any]:
 
 
 class SubWorkflowTask(IoMappingMixin, _SubWorkflowTask):
-    pass
+    """An embedded subprocess: it shares the process scope; its input parameters are local to it."""
+
+    def copy_data(self, my_task: Any, subworkflow: Any) -> None:
+        self.enter(my_task)
+        super().copy_data(my_task, subworkflow)
 
 
 class TransactionSubprocess(IoMappingMixin, _TransactionSubprocess):
-    pass
+    def copy_data(self, my_task: Any, subworkflow: Any) -> None:
+        self.enter(my_task)
+        super().copy_data(my_task, subworkflow)
 
 
 class ManualTask(IoMappingMixin, _ManualTask):
@@ -321,6 +329,21 @@ class NoneTask(IoMappingMixin, _NoneTask):
 
 class ReceiveTask(IoMappingMixin, _ReceiveTask):
     pass
+
+
+TRIGGER_KEY = "trigger"  # internal data: the receive task waits for Engine.trigger (see engine/triggers.py)
+
+
+class TriggeredReceiveTask(IoMappingMixin, BpmnSpecMixin):
+    """A receive task without a message: a wait state, continued through the API like Camunda's `signal`.
+
+    SpiffWorkflow gives it no event to wait for, so it would pass straight through; it waits STARTED
+    instead, as a job does, until `Engine.trigger` completes it.
+    """
+
+    def _run_hook(self, my_task: Any) -> None:
+        my_task.internal_data[TRIGGER_KEY] = True
+        return None
 
 
 class StartEvent(IoMappingMixin, _StartEvent):
@@ -369,5 +392,5 @@ __all__ = [
     "BoundaryEvent", "BusinessRuleTask", "CallActivity", "EndEvent", "EventSubprocess",
     "ExternalEndEvent", "ExternalTask", "ExternalThrowEvent", "IntermediateCatchEvent",
     "IntermediateThrowEvent", "ManualTask", "NoneTask", "Parameter", "ReceiveTask", "ScriptTask",
-    "StartEvent", "SubWorkflowTask", "TransactionSubprocess", "UserTask",
+    "StartEvent", "SubWorkflowTask", "TransactionSubprocess", "TriggeredReceiveTask", "UserTask",
 ]

@@ -76,8 +76,7 @@ def test_missing_is_executable_means_executable_like_camunda():
 def test_listeners_async_and_history_time_to_live_are_accepted_with_warnings():
     listeners = ('<bpmn:extensionElements>'
                  '<camunda:executionListener event="start" class="org.example.Audit"/>'
-                 '<camunda:taskListener event="create"><camunda:script scriptFormat="javascript">'
-                 'task.setVariable("x", 1)</camunda:script></camunda:taskListener>'
+                 '<camunda:taskListener event="create" expression="${audit.created(task)}"/>'
                  '</bpmn:extensionElements>')
     body = linear(f'<bpmn:userTask id="review" camunda:asyncBefore="true">{listeners}</bpmn:userTask>'
                   '<bpmn:serviceTask id="send" camunda:type="external" camunda:topic="t" camunda:asyncAfter="true" '
@@ -149,11 +148,13 @@ def test_refusal_lists_every_problem_of_every_file():
                                                                   ("b.bpmn", "no_topic")]
 
 
-def test_listener_scripts_in_other_languages_are_not_refused():
+def test_a_python_listener_script_is_accepted_and_ignored_with_a_warning():
     body = linear('<bpmn:userTask id="t"><bpmn:extensionElements><camunda:executionListener event="end">'
-                  '<camunda:script scriptFormat="groovy">println "x"</camunda:script></camunda:executionListener>'
+                  '<camunda:script scriptFormat="python">x = 1</camunda:script></camunda:executionListener>'
                   '</bpmn:extensionElements></bpmn:userTask>', ids=("t",))
-    assert list(accepted({"l.bpmn": process("l", body)}).processes) == ["l"]
+    parsed = accepted({"l.bpmn": process("l", body)})
+    assert list(parsed.processes) == ["l"]
+    assert [(w.element_id, w.reason) for w in parsed.warnings] == [("t", "camunda:executionListener is ignored")]
 
 
 # -- the sandbox ----------------------------------------------------------------------------------------

@@ -224,13 +224,14 @@ def test_input_output_on_a_user_task_and_an_event(engine):
             '<bpmn:userTask id="review"><bpmn:extensionElements><camunda:inputOutput>'
             '<camunda:inputParameter name="hint">check ${origin}</camunda:inputParameter>'
             '<camunda:outputParameter name="reviewed">${verdict == "ok"}</camunda:outputParameter>'
+            '<camunda:outputParameter name="hintShown">${hint}</camunda:outputParameter>'
             '</camunda:inputOutput></bpmn:extensionElements></bpmn:userTask>'
             '<bpmn:endEvent id="end"/>' + chain("start", "review", "end"))
     case_id = run(engine, "io_user", body)
-    assert engine.case(case_id)["variables"]["hint"] == "check start"
+    assert "hint" not in engine.case(case_id)["variables"]  # local to the open task, not a process variable
     complete_only_task(engine, case_id, {"verdict": "ok"})
     variables = engine.case(case_id)["variables"]
-    assert variables["reviewed"] is True and "hint" not in variables
+    assert variables["reviewed"] is True and variables["hintShown"] == "check start" and "hint" not in variables
 
 
 # -- call activities: camunda:in / camunda:out ---------------------------------------------------
