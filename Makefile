@@ -42,3 +42,4 @@ bench: install
 	$(BIN)/python bench/growth.py
 	$(BIN)/python bench/workers.py --postgres $(PG_URL)
 	$(BIN)/python bench/timers.py --postgres $(PG_URL)
+	$(BIN)/python bench/scripts.py

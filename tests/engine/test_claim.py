@@ -29,7 +29,7 @@ class Shelf(Scratch):
     __tablename__ = "claim_test_shelf"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     label: Mapped[str] = mapped_column(String(20))
-    open: Mapped[bool] = mapped_column(default=True)
+    in_use: Mapped[bool] = mapped_column(default=True)
 
 
 class Chore(Scratch):
@@ -51,7 +51,7 @@ def scratch(db: Database) -> Iterator[Database]:
 
 def available(now: datetime) -> Claim:
     """Chores on an open shelf, due (or undated), not held; most urgent first, then in the order added."""
-    return Claim(Chore, (Shelf.open.is_(True), or_(Chore.due.is_(None), Chore.due <= now),
+    return Claim(Chore, (Shelf.in_use.is_(True), or_(Chore.due.is_(None), Chore.due <= now),
                          or_(Chore.held_until.is_(None), Chore.held_until < now)),
                  (Order(Chore.priority, descending=True), Order(Chore.id)),
                  ((Shelf, Shelf.id == Chore.shelf_id),), (Shelf.label,))
@@ -60,7 +60,7 @@ def available(now: datetime) -> Claim:
 def add_chores(db: Database, chores: list[tuple[int, int, datetime | None]], shelf_open: bool = True) -> None:
     with db.transaction() as s:
         s.add(Shelf(id=1, label="open"))
-        s.add(Shelf(id=2, label="closed", open=False))
+        s.add(Shelf(id=2, label="closed", in_use=False))
         s.flush()
         for id_, priority, due in chores:
             s.add(Chore(id=id_, shelf_id=1 if shelf_open else 2, priority=priority, due=due))

@@ -23,7 +23,7 @@ from engine.runtime import Engine
 from tests.diagrams import chain, process
 from tests.engine.runtime_support import single_job
 from tests.engine.test_runtime_timers import juel_wait
-from tests.webapp.test_engine_rest import basic, password_hash
+from tests.webapp.support import basic, password_hash
 from webapp import create_app
 
 START = "/process-definition/key/jobs/start"

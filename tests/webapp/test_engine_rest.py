@@ -2,45 +2,26 @@
 
 from __future__ import annotations
 
-import base64
-import functools
 import threading
 import time
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from casework.users import ApiToken, Role, StaffUser, add_user, issue_token, revoke_token
+from casework.users import ApiToken, StaffUser, issue_token, revoke_token
 from engine.models import HistoryEvent
 from engine.runtime import Engine
 from tests.engine.runtime_support import incidents_of, jobs_of, open_task_elements, race, single_job
 from tests.engine.test_runtime_jobs import error_boundary
 from tests.engine.test_runtime_messages import started_by_message, waits_for_reply
-from webapp import create_app
-
-PASSWORD = "correct horse battery"
-ROLES = {"bot": Role.WORKER, "integ": Role.INTEGRATION, "root": Role.ADMIN, "clerk": Role.CASE_MANAGER}
-
-
-def basic(user: str, password: str = PASSWORD) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
-
-
-@functools.cache
-def password_hash() -> str:
-    """Argon2 is slow on purpose: hash the shared test password once (test_accounts.py covers set_password)."""
-    return PasswordHasher().hash(PASSWORD)
+from tests.webapp.support import app_client, basic
 
 
 @pytest.fixture
 def client(engine: Engine) -> FlaskClient:
-    with engine.db.transaction() as session:
-        for name, role in ROLES.items():
-            add_user(session, name, name.title(), [role], engine.clock()).password_hash = password_hash()
-    return create_app({"ENGINE": engine, "TESTING": True}).test_client()
+    return app_client(engine)
 
 
 class Api:

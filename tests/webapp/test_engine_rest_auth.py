@@ -7,10 +7,9 @@ import hashlib
 import pytest
 from flask.testing import FlaskClient
 
-from casework.users import Role, add_user, get_user
+from casework.users import Role, get_user
 from engine.runtime import Engine
-from tests.webapp.test_engine_rest import PASSWORD, basic, password_hash
-from webapp import create_app
+from tests.webapp.support import PASSWORD, app_client, basic
 from webapp.engine_rest import auth
 
 TASKS = "/engine-rest/external-task"
@@ -18,9 +17,7 @@ TASKS = "/engine-rest/external-task"
 
 @pytest.fixture
 def client(engine: Engine) -> FlaskClient:
-    with engine.db.transaction() as session:
-        add_user(session, "bot", "Bot", [Role.WORKER], engine.clock()).password_hash = password_hash()
-    return create_app({"ENGINE": engine, "TESTING": True}).test_client()
+    return app_client(engine, {"bot": Role.WORKER})
 
 
 def test_the_password_cache_keeps_no_plain_hash_of_a_password(client: FlaskClient) -> None:

@@ -8,22 +8,17 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from casework.users import add_user
 from engine.runtime import Engine
 from tests.engine.runtime_support import open_task_elements, single_job, timers_of
 from tests.engine.test_runtime_timers import wait_then_decide
-from tests.webapp.test_engine_rest import ROLES, Api, assert_error, basic, password_hash
-from webapp import create_app
+from tests.webapp.support import ROLES, app_client, basic
+from tests.webapp.test_engine_rest import Api, assert_error
 from webapp.engine_rest.variables import format_date
 
 
 @pytest.fixture
 def client(engine: Engine) -> FlaskClient:
-    """The app with one account per role (bot: worker, integ: integration, root: admin, clerk: case manager)."""
-    with engine.db.transaction() as session:
-        for name, role in ROLES.items():
-            add_user(session, name, name.title(), [role], engine.clock()).password_hash = password_hash()
-    return create_app({"ENGINE": engine, "TESTING": True}).test_client()
+    return app_client(engine, ROLES)
 
 
 def put(client: FlaskClient, path: str, body: Any, user: str = "root") -> Any:

@@ -22,7 +22,8 @@ from engine.models import Case
 from engine.runtime import Engine
 from polku.resources import collect_dir
 from polku.settings import ROOT
-from tests.webapp.test_engine_rest import assert_error, basic, password_hash
+from tests.webapp.support import basic, password_hash
+from tests.webapp.test_engine_rest import assert_error
 from webapp import create_app
 from workers.builtins import load
 from workers.runner import run_until_idle

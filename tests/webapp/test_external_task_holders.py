@@ -11,22 +11,19 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from casework.users import Role, add_user
+from casework.users import Role
 from engine.jobs import TopicRequest
 from engine.runtime import Engine
 from tests.engine.runtime_support import jobs_of, open_task_elements, single_job
-from tests.webapp.test_engine_rest import Api, assert_error, completions, password_hash
-from webapp import create_app
+from tests.webapp.support import app_client
+from tests.webapp.test_engine_rest import Api, assert_error, completions
 
 ACCOUNTS = {"acct1": Role.WORKER, "acct2": Role.WORKER, "root": Role.ADMIN}
 
 
 @pytest.fixture
 def client(engine: Engine) -> FlaskClient:
-    with engine.db.transaction() as session:
-        for name, role in ACCOUNTS.items():
-            add_user(session, name, name.title(), [role], engine.clock()).password_hash = password_hash()
-    return create_app({"ENGINE": engine, "TESTING": True}).test_client()
+    return app_client(engine, ACCOUNTS)
 
 
 @pytest.fixture

@@ -16,11 +16,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 
 from casework.identity_code import fictitious_code
-from casework.users import Role, add_user
+from casework.users import Role
 from engine.models import Case
 from engine.runtime import Engine
 from tests.engine.runtime_support import single_job
-from tests.webapp.test_engine_rest import basic, password_hash
+from tests.webapp.support import app_client, basic
 from webapp import create_app
 
 CANARY_NAME = "Kanari Varoitusmerkki"
@@ -42,9 +42,7 @@ def refuse_rows_containing(engine: Engine, marker: str) -> None:
 
 @pytest.fixture
 def client(engine: Engine) -> FlaskClient:
-    with engine.db.transaction() as session:
-        add_user(session, "integ", "Integration", [Role.INTEGRATION], engine.clock()).password_hash = password_hash()
-    return create_app({"ENGINE": engine, "TESTING": True}).test_client()
+    return app_client(engine, {"integ": Role.INTEGRATION})
 
 
 def test_a_database_error_is_a_bare_500_and_the_log_keeps_the_data_out(client: FlaskClient, engine: Engine,

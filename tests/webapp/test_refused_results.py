@@ -12,20 +12,18 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from casework.users import Role, add_user
+from casework.users import Role
 from engine.runtime import Engine
 from tests.engine.runtime_support import incidents_of, jobs_of, open_task_elements
 from tests.engine.test_runtime_jobs import error_boundary
-from tests.webapp.test_engine_rest import PASSWORD, Api, assert_error, basic, password_hash
+from tests.webapp.support import PASSWORD, app_client, basic
+from tests.webapp.test_engine_rest import Api, assert_error
 from tests.workers.test_poison_jobs import job_then_timer
-from webapp import create_app
 
 
 @pytest.fixture
 def client(engine: Engine) -> FlaskClient:
-    with engine.db.transaction() as session:
-        add_user(session, "bot", "Bot", [Role.WORKER], engine.clock()).password_hash = password_hash()
-    return create_app({"ENGINE": engine, "TESTING": True}).test_client()
+    return app_client(engine, {"bot": Role.WORKER})
 
 
 @pytest.fixture

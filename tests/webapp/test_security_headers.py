@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from casework.users import Role, add_user
 from engine.runtime import Engine
 from tests.engine.runtime_support import single_job
-from tests.webapp.test_engine_rest import basic, password_hash
+from tests.webapp.support import app_client, basic, password_hash
 from webapp import create_app
 
 REMOTE = {"REMOTE_ADDR": "203.0.113.7"}
@@ -19,10 +19,8 @@ REMOTE = {"REMOTE_ADDR": "203.0.113.7"}
 
 @pytest.fixture
 def client(engine: Engine) -> FlaskClient:
-    with engine.db.transaction() as session:
-        add_user(session, "integ", "Integration", [Role.INTEGRATION], engine.clock()).password_hash = password_hash()
     engine.deploy({"jobs.bpmn": single_job()})
-    return create_app({"ENGINE": engine, "TESTING": True}).test_client()
+    return app_client(engine, {"integ": Role.INTEGRATION})
 
 
 def responses(client: FlaskClient) -> dict[str, object]:

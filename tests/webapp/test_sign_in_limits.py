@@ -17,7 +17,7 @@ from casework.sign_in_limits import SignInLimits, SignInThrottle, TooManyFailure
 from casework.users import Role, add_user, issue_token
 from engine.runtime import Engine
 from tests.conftest import TestClock
-from tests.webapp.test_engine_rest import basic, password_hash
+from tests.webapp.support import basic, password_hash
 from webapp import create_app
 
 TASKS = "/engine-rest/external-task"
