@@ -14,6 +14,9 @@ records who (`resolved_by`), why (`note`) and how (`resolution`):
   it (a message, a boundary event, cancelling the case) or its retries are set again (set_job_retries,
   PUT /engine-rest/external-task/{id}/retries). A timer that still waits cannot be resolved this way:
   with no open incident the scheduler fires it, so re-arm it or cancel the case.
+- obsolete: closed by the engine in the case's own transaction when the case no longer waits at the
+  failed job or timer (a boundary event or message moved it on, it was cancelled or it ended), as
+  Camunda removes such incidents; nobody has to resolve them by hand.
 
 Retrying an incident and re-arming a timer go through the case transaction (they may change the case's
 variables and its timer schedule); resolving, and setting a job's retries, change only the incident and
@@ -39,7 +42,7 @@ from engine.camunda.specs.event_definitions import SCHEDULE_KEY
 from engine.camunda.timer_expression import TimerSchedule
 from engine.clock import aware
 from engine.errors import Conflict, NotFound, ProcessError
-from engine.models import FAILED_EXTERNAL_TASK, FAILED_TIMER, Case, Definition, Incident, Job, Timer
+from engine.models import FAILED_EXTERNAL_TASK, FAILED_TIMER, OBSOLETE, Case, Definition, Incident, Job, Timer
 from engine.transition import CaseContext
 
 if TYPE_CHECKING:
@@ -51,6 +54,7 @@ class Resolution(enum.Enum):
     RETRIED = "retried"
     REARMED = "rearmed"
     RESOLVED = "resolved"
+    OBSOLETE = OBSOLETE  # closed by the engine: the case no longer waits at the failed job or timer
 
 
 @dataclass(frozen=True)

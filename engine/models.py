@@ -190,6 +190,7 @@ class HistoryEvent(Base):
 
 FAILED_EXTERNAL_TASK = "failedExternalTask"  # incident kind: an external task whose retries ran out
 FAILED_TIMER = "failedTimer"  # incident kind: a timer whose firing failed (the case could not move on from it)
+OBSOLETE = "obsolete"  # incident resolution: the case left the failed job or timer (moved on, was cancelled, ended)
 
 
 class Incident(Base):

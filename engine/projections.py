@@ -18,7 +18,18 @@ from sqlalchemy.orm.util import identity_key
 
 from engine.camunda import scope
 from engine.camunda.script_engine import json_safe
-from engine.models import Case, HistoryEvent, Job, MessageSubscription, Task, TaskCandidate, TaskStatus, Timer
+from engine.models import (
+    OBSOLETE,
+    Case,
+    HistoryEvent,
+    Incident,
+    Job,
+    MessageSubscription,
+    Task,
+    TaskCandidate,
+    TaskStatus,
+    Timer,
+)
 from engine.open_work import WaitItem, all_tasks
 
 HISTORY_KEY = "_h"  # internal-data marker: "a" = history row open, "f" = row closed
@@ -40,6 +51,7 @@ _CANDIDATE = _table(TaskCandidate)
 _JOB = _table(Job)
 _TIMER = _table(Timer)
 _SUBSCRIPTION = _table(MessageSubscription)
+_INCIDENT = _table(Incident)
 
 _INSERT_HISTORY = insert(_HISTORY)
 _CLOSE_HISTORY = (update(_HISTORY).where(_HISTORY.c.task_id == bindparam("b_task"))
@@ -63,6 +75,14 @@ _DELETE_TIMERS = delete(_TIMER).where(_TIMER.c.case_id == bindparam("case_id"))
 _INSERT_TIMER = insert(_TIMER)
 _DELETE_SUBSCRIPTIONS = delete(_SUBSCRIPTION).where(_SUBSCRIPTION.c.case_id == bindparam("case_id"))
 _INSERT_SUBSCRIPTION = insert(_SUBSCRIPTION)
+# An open incident whose job or timer row is gone: the case moved on from it, was cancelled or ended.
+_CLOSE_LEFT_INCIDENTS = (
+    update(_INCIDENT)
+    .where(_INCIDENT.c.case_id == bindparam("b_case"), _INCIDENT.c.resolved_at.is_(None),
+           _INCIDENT.c.job_id.not_in(select(_JOB.c.id).where(_JOB.c.case_id == bindparam("b_case"))),
+           _INCIDENT.c.job_id.not_in(select(_TIMER.c.id).where(_TIMER.c.case_id == bindparam("b_case"))))
+    .values(resolved_at=bindparam("b_now"), resolved_by=bindparam("b_actor"), resolution=OBSOLETE,
+            note="the case no longer waits there"))
 
 
 def _connection(session: Session) -> Any:
@@ -163,6 +183,8 @@ def write_projections(session: Session, case_id: str, workflow: Any, items: list
         for row in messages:
             unique.setdefault(row["id"], row)  # one row per id: the first wins
         conn.execute(_INSERT_SUBSCRIPTION, list(unique.values()))
+    if had("job") or had("timer"):  # only a job or a timer can have an incident; they may have gone now
+        conn.execute(_CLOSE_LEFT_INCIDENTS, {"b_case": case_id, "b_now": now, "b_actor": actor})
 
 
 def _compare(conn: Any, ids_query: Any, case_id: str, items: list[WaitItem], none_yet: bool

@@ -178,7 +178,7 @@ def test_resolving_a_job_incident_leaves_the_job_parked_at_zero_retries(engine: 
     assert job.id == job_id
 
 
-def test_a_waiting_timer_cannot_be_resolved_but_an_ended_cases_can(engine: Engine, clock) -> None:
+def test_a_waiting_timer_cannot_be_resolved_and_cancelling_its_case_closes_it(engine: Engine, clock) -> None:
     case_id, _ = failed_timer(engine, clock)
     [incident] = engine.incidents()
     with pytest.raises(Conflict, match="re-arm"):
@@ -186,9 +186,43 @@ def test_a_waiting_timer_cannot_be_resolved_but_an_ended_cases_can(engine: Engin
     assert engine.incidents() == [incident]
 
     engine.cancel(case_id, actor="ops")
-    with pytest.raises(Conflict, match="no longer waits"):
+    assert engine.incidents() == []
+    [closed] = engine.incidents(open_only=False)
+    assert (closed.resolution, closed.resolved_by, closed.resolved_at) == ("obsolete", "ops", clock.now)
+    with pytest.raises(Conflict, match="already obsolete"):
         engine.retry_incident(incident.id, "ops", "too late")
-    assert engine.resolve_incident(incident.id, "ops", "case cancelled").resolution == "resolved"
+
+
+def job_with_deadline() -> bytes:
+    """start → work (external job, interrupting boundary timer PT1H → manual) → end."""
+    from tests.diagrams import chain, flow, process
+
+    return process("deadline", """
+<bpmn:startEvent id="start"/>
+<bpmn:serviceTask id="work" name="Work" camunda:type="external" camunda:topic="work"/>
+<bpmn:boundaryEvent id="late" attachedToRef="work">
+  <bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition>
+</bpmn:boundaryEvent>
+<bpmn:userTask id="manual" name="Do it by hand"/>
+<bpmn:endEvent id="end"/>
+<bpmn:endEvent id="end_manual"/>
+""" + chain("start", "work", "end") + flow("f_late_manual", "late", "manual") + flow("f_manual_end", "manual",
+                                                                                   "end_manual"))
+
+
+def test_an_incident_closes_itself_when_the_case_moves_on_from_the_failed_job(engine: Engine, clock) -> None:
+    """As Camunda removes it: nobody has to resolve an incident the case has left behind."""
+    case_id = deploy_start(engine, job_with_deadline(), "deadline")
+    [job] = engine.fetch_and_lock("w1", [TopicRequest("work")])
+    engine.fail_job(job.id, "w1", "partner system down", retries=0)
+    [incident] = engine.incidents()
+    clock.advance(hours=2)
+    engine.fire_due_timers()
+
+    assert open_task_elements(engine, case_id) == ["manual"]
+    assert engine.incidents() == []
+    [closed] = engine.incidents(open_only=False)
+    assert (closed.id, closed.resolution, closed.note) == (incident.id, "obsolete", "the case no longer waits there")
 
 
 def test_unknown_and_already_repaired_incidents(engine: Engine) -> None:
