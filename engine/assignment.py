@@ -16,22 +16,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from engine.clock import aware
 from engine.errors import Conflict, NotFound
-from engine.models import CaseStatus, Task, TaskEvent, TaskStatus
+from engine.models import CaseStatus, Task, TaskEvent, TaskStatus, table_of
 from engine.open_work import all_tasks
 
 if TYPE_CHECKING:
     from engine.runtime import Engine
     from engine.transition import CaseContext
 
-_TASK = cast(Table, Task.__table__)
+_TASK = table_of(Task)
 _TASK_ROW = select(_TASK.c.case_id, _TASK.c.status).where(_TASK.c.id == bindparam("task_id"))
 _OPEN_ASSIGNEES = select(_TASK.c.id, _TASK.c.assignee).where(_TASK.c.case_id == bindparam("case_id"),
                                                               _TASK.c.status == TaskStatus.OPEN)
@@ -186,9 +186,9 @@ def task_history(engine: Engine, task_id: str) -> list[TaskHistoryEntry]:
         events = list(session.execute(select(TaskEvent).where(TaskEvent.task_id == task_id)
                                       .order_by(TaskEvent.at, TaskEvent.id)).scalars())
     first = events[0].from_value if events else row.assignee  # the assignee the task was created with
-    created = aware(row.created_at) or row.created_at
+    created = aware(row.created_at)
     history = [TaskHistoryEntry("created", created, to_value=first)]
-    history += [TaskHistoryEntry(e.kind, aware(e.at) or created, e.actor, e.from_value, e.to_value, e.reason)
+    history += [TaskHistoryEntry(e.kind, aware(e.at), e.actor, e.from_value, e.to_value, e.reason)
                 for e in events]
     ended = aware(row.completed_at)
     if row.status != TaskStatus.OPEN and ended is not None:

@@ -14,9 +14,9 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from engine.models import Case
+from engine.models import Case, table_of
 
-_CASE = Case.metadata.tables[Case.__tablename__]  # a Table, as update() wants it
+_CASE = table_of(Case)
 _SAVED = ("state", "state_format", "spiff_version", "version", "variables", "waiting", "updated_at", "status",
           "ended_at")
 

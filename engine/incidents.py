@@ -319,5 +319,5 @@ def _reschedule(task: Any, due: datetime) -> None:
     stored = task.internal_data.get(SCHEDULE_KEY)
     if stored is None:
         raise Conflict(f"timer {task.id} has no schedule to move")
-    moved = replace(TimerSchedule.from_json(stored), first_due=aware(due) or due)  # a time without a zone is UTC
+    moved = replace(TimerSchedule.from_json(stored), first_due=aware(due))  # a time without a zone is UTC
     task.internal_data[SCHEDULE_KEY] = moved.to_json()

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from engine.claim import Claim, Order, claim
 from engine.clock import aware
 from engine.errors import Conflict, EngineError, NotFound, OutcomeNotStored, ProcessError
-from engine.models import FAILED_EXTERNAL_TASK, Case, CaseStatus, Definition, HistoryEvent, Incident, Job
+from engine.models import FAILED_EXTERNAL_TASK, Case, CaseStatus, Definition, HistoryEvent, Incident, Job, table_of
 from engine.outcome_refusal import check_storable, is_unreachable, refusal
 from engine.transition import run_steps
 
@@ -110,11 +110,11 @@ def _locked(job: Job, business_key: str | None, key: str, topic: TopicRequest, w
                      expires, job.retries, job.priority, variables, job.error_message)
 
 
-_JOB_TABLE = Job.__table__
+_JOB_TABLE = table_of(Job)
 _JOB_HOLDER = select(_JOB_TABLE.c.case_id, _JOB_TABLE.c.lock_owner, _JOB_TABLE.c.lock_account).where(
     _JOB_TABLE.c.id == bindparam("job_id"))
-_JOB_OWNER = select(_JOB_TABLE.c.lock_owner, _JOB_TABLE.c.lock_account).where(_JOB_TABLE.c.id == bindparam("job_id"))
-_JOB_OWNER_LOCKED = _JOB_OWNER.with_for_update()
+_JOB_OWNER_LOCKED = select(_JOB_TABLE.c.lock_owner, _JOB_TABLE.c.lock_account).where(
+    _JOB_TABLE.c.id == bindparam("job_id")).with_for_update()
 _LOCK_JOB = select(Job).where(Job.id == bindparam("job_id")).with_for_update()
 
 
@@ -185,8 +185,7 @@ def _held_job_case_transaction(engine: Engine, job_id: str, worker_id: str, acco
         still = ctx.session.execute(_JOB_OWNER_LOCKED, {"job_id": job_id}).first()
         if still is None:
             raise _gone(ctx.session, job_id)
-        if still[0] != worker_id or (account is not None and still[1] != account):
-            raise Conflict(f"job {job_id} is no longer locked by {worker_id}")
+        _check_holder(job_id, still[0], still[1], worker_id, account)
         yield ctx, _job_task(ctx, job_id)
 
 

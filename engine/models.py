@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -28,6 +29,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 class Base(DeclarativeBase):
     pass
+
+
+def table_of(model: type[Base]) -> Table:
+    """The model's Table, typed as one (Core insert/update/delete want a Table; `__table__` is a FromClause)."""
+    return model.metadata.tables[model.__tablename__]
 
 
 def enum_column(cls: type[enum.Enum], length: int = 20) -> Enum:

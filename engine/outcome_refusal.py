@@ -18,7 +18,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy import exc as sa_exc
 
 from engine.errors import EngineError, ProcessError
-from engine.redaction import describe, summary
+from engine.redaction import describe, is_driver_error, summary
 from engine.transition import process_error
 
 # The database was not there (connection lost, pool exhausted, SQLite busy, a deadlock or serialization
@@ -67,7 +67,6 @@ def refusal(err: BaseException) -> Refusal:
         err = process_error(err)
     if isinstance(err, EngineError):
         return Refusal(str(err), f"{type(err).__name__}: {err}", False, getattr(err, "element_id", None))
-    if isinstance(err, sa_exc.StatementError | sa_exc.DBAPIError) or type(err).__module__.split(".")[0] in (
-            "psycopg", "sqlite3"):
+    if isinstance(err, sa_exc.StatementError | sa_exc.DBAPIError) or is_driver_error(err):
         return Refusal(f"the database refused the outcome: {summary(err).splitlines()[0]}", describe(err), True)
     return Refusal(f"the outcome could not be stored: {summary(err).splitlines()[0]}", describe(err), False)

@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -29,6 +29,7 @@ from engine.models import (
     TaskCandidate,
     TaskStatus,
     Timer,
+    table_of,
 )
 from engine.open_work import WaitItem, all_tasks
 
@@ -39,19 +40,14 @@ _CLOSED = TaskState.COMPLETED | TaskState.CANCELLED | TaskState.ERROR
 
 
 
-def _table(model: Any) -> Table:
-    """The model's Table, typed as one (insert/update/delete want a Table, `__table__` is a FromClause)."""
-    table: Table = model.metadata.tables[model.__tablename__]
-    return table
 
-
-_HISTORY = _table(HistoryEvent)
-_TASK = _table(Task)
-_CANDIDATE = _table(TaskCandidate)
-_JOB = _table(Job)
-_TIMER = _table(Timer)
-_SUBSCRIPTION = _table(MessageSubscription)
-_INCIDENT = _table(Incident)
+_HISTORY = table_of(HistoryEvent)
+_TASK = table_of(Task)
+_CANDIDATE = table_of(TaskCandidate)
+_JOB = table_of(Job)
+_TIMER = table_of(Timer)
+_SUBSCRIPTION = table_of(MessageSubscription)
+_INCIDENT = table_of(Incident)
 
 _INSERT_HISTORY = insert(_HISTORY)
 _CLOSE_HISTORY = (update(_HISTORY).where(_HISTORY.c.task_id == bindparam("b_task"))

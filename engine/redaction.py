@@ -47,12 +47,13 @@ def summary(err: BaseException) -> str:
     if isinstance(statement, str) and orig is not None:  # SQLAlchemy's StatementError around a driver error
         origin = f"{type(orig).__module__}.{type(orig).__qualname__}"
         return f"{name} from {origin}{_driver_facts(orig)}\n[SQL: {statement.strip()}]"
-    if orig is None and _is_driver_error(err):
+    if orig is None and is_driver_error(err):
         return f"{name}{_driver_facts(err)}"
     return f"{name} (message withheld: it may quote data)"
 
 
-def _is_driver_error(err: BaseException) -> bool:
+def is_driver_error(err: BaseException) -> bool:
+    """Raised by the database driver itself (psycopg, sqlite3), not wrapped by SQLAlchemy."""
     return type(err).__module__.split(".")[0] in ("psycopg", "sqlite3")
 
 

@@ -225,7 +225,7 @@ class Engine:
         if element_id is not None:
             query = query.where(Timer.element_id == element_id)
         with self.db.read() as session:
-            return [(timer_id, aware(due) or due) for timer_id, due in session.execute(query).all()]
+            return [(timer_id, aware(due)) for timer_id, due in session.execute(query).all()]
 
     @guard
     def correlate(self, message: str, case_id: str | None = None, business_key: str | None = None,

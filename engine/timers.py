@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from engine import case_store
 from engine.clock import aware
 from engine.errors import EngineError
-from engine.models import FAILED_TIMER, Case, CaseStatus, Incident, Timer
+from engine.models import FAILED_TIMER, Case, CaseStatus, Incident, Timer, table_of
 from engine.open_work import open_work
 from engine.transition import process_error, run_steps
 
@@ -30,9 +30,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("polku.timers")
 
-_TIMER = Timer.__table__
-_CASE = Case.__table__
-_INCIDENT = Incident.__table__
+_TIMER = table_of(Timer)
+_CASE = table_of(Case)
+_INCIDENT = table_of(Incident)
 # a timer whose firing failed waits for its incident to be repaired (retried / re-armed / resolved)
 _NO_OPEN_INCIDENT = ~exists().where(_INCIDENT.c.job_id == _TIMER.c.id, _INCIDENT.c.resolved_at.is_(None))
 _DUE = (_TIMER.c.due_at <= bindparam("now"), _CASE.c.status == CaseStatus.ACTIVE, _NO_OPEN_INCIDENT)
