@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: install lock run test lint lint-bpmn bench
+.PHONY: install lock run test lint lint-bpmn bench static
 
 # Every dependency comes from requirements.lock (exact versions and hashes), so an upgrade is a reviewed change;
 # the project itself goes in editable, with no dependency resolution of its own. `make lock` refreshes the lock.
@@ -16,13 +16,19 @@ $(BIN)/polku: pyproject.toml requirements.lock
 
 install: $(BIN)/polku
 
+# hds-core, htmx and bpmn-js from npm into webapp/static/vendor (Flask serves them; no CDN)
+webapp/static/vendor/.built: package-lock.json scripts/build-static.sh
+	bash scripts/build-static.sh
+
+static: webapp/static/vendor/.built
+
 lock:
 	$(PYTHON) -m venv $(VENV)/pip-tools
 	$(VENV)/pip-tools/bin/pip install --quiet 'pip-tools>=7.4,<8'
 	$(VENV)/pip-tools/bin/pip-compile --quiet --extra test --generate-hashes --allow-unsafe --all-build-deps \
 		--strip-extras --no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
 
-run: install
+run: install static
 	$(BIN)/polku serve
 
 lint: install
@@ -33,7 +39,7 @@ lint-bpmn:
 	npm ci --no-audit --no-fund
 	npx bpmnlint --config bpmn/.bpmnlintrc bpmn/*.bpmn
 
-test: install lint lint-bpmn
+test: install static lint lint-bpmn
 	$(BIN)/python -m pytest
 	bash scripts/test-postgres.sh $(PG_URL)
 

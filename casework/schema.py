@@ -18,6 +18,7 @@ from casework import (  # noqa: F401  (each module registers its tables)
     notification,
     plan,
     service_referral,
+    teams,
     users,
 )
 from casework.letter import records  # noqa: F401

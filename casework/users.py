@@ -30,6 +30,18 @@ class Role(enum.Enum):
     ADMIN = "admin"
     WORKER = "worker"
     INTEGRATION = "integration"
+    PARTNER = "partner"  # a network partner organisation's staff: only the referrals addressed to them
+
+
+class Unit(enum.Enum):
+    """The organisation unit a staff member works in (recorded with their title, e.g. for a case manager)."""
+
+    EMPLOYMENT_SERVICES = "employment_services"
+    HEALTH_STATION = "health_station"
+    MENTAL_HEALTH_SUBSTANCE_ABUSE = "mental_health_substance_abuse"
+    SOCIAL_WORK = "social_work"
+    WORK_ABILITY_SERVICES = "work_ability_services"
+    OTHER = "other"
 
 
 MIN_PASSWORD_LENGTH = 12
@@ -52,6 +64,10 @@ class StaffUser(CaseworkBase):
     deactivated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     role_rows: Mapped[list[StaffRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     password_hash: Mapped[str | None] = mapped_column(String(255))  # argon2id; None: no password login
+    title: Mapped[str | None] = mapped_column(String(200))  # e.g. "sosiaalityöntekijä", shown with the name
+    unit: Mapped[Unit | None] = mapped_column(enum_type(Unit))
+    organisation: Mapped[str | None] = mapped_column(String(200))  # a partner's organisation (role partner)
+    language: Mapped[str | None] = mapped_column(String(5))  # fi, sv or en: the pages' language they chose
 
     @property
     def roles(self) -> frozenset[Role]:

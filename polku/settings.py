@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ class Settings:
     sign_in_limit_account: int = 10  # POLKU_SIGN_IN_LIMIT_ACCOUNT: failed sign-ins per account in the window, then 429
     sign_in_limit_address: int = 50  # POLKU_SIGN_IN_LIMIT_ADDRESS: failed sign-ins per client address in the window
     sign_in_window_s: int = 900  # POLKU_SIGN_IN_WINDOW_S: seconds a failed sign-in counts against both
+    session_idle_minutes: int = 30  # POLKU_SESSION_IDLE_MINUTES: a signed-in session ends after this long idle
     limits: Limits = Limits()  # POLKU_MAX_DIAGRAM_BYTES, POLKU_MAX_DIAGRAM_ELEMENTS, POLKU_SCRIPT_MEMORY_MB
 
     @classmethod
@@ -63,6 +66,7 @@ class Settings:
             sign_in_limit_account=_number(env, "POLKU_SIGN_IN_LIMIT_ACCOUNT", cls.sign_in_limit_account),
             sign_in_limit_address=_number(env, "POLKU_SIGN_IN_LIMIT_ADDRESS", cls.sign_in_limit_address),
             sign_in_window_s=_number(env, "POLKU_SIGN_IN_WINDOW_S", cls.sign_in_window_s),
+            session_idle_minutes=_number(env, "POLKU_SESSION_IDLE_MINUTES", cls.session_idle_minutes),
             limits=engine_limits(env),
         )
 
@@ -71,7 +75,13 @@ class Settings:
         return {"MAX_CONTENT_LENGTH": self.max_request_bytes, "MAX_VARIABLE_BYTES": self.max_variable_bytes,
                 "BASE_URL": self.base_url, "SHOW_OVERVIEW": self.show_overview, "HSTS": self.hsts,
                 "SIGN_IN_LIMIT_ACCOUNT": self.sign_in_limit_account,
-                "SIGN_IN_LIMIT_ADDRESS": self.sign_in_limit_address, "SIGN_IN_WINDOW_S": self.sign_in_window_s}
+                "SIGN_IN_LIMIT_ADDRESS": self.sign_in_limit_address, "SIGN_IN_WINDOW_S": self.sign_in_window_s,
+                "SESSION_IDLE_MINUTES": self.session_idle_minutes, "SECRET_KEY": self.session_key(),
+                "SESSION_COOKIE_SECURE": self.base_url.startswith("https://")}
+
+    def session_key(self) -> str:
+        """The key that signs session cookies and CSRF tokens, derived from the secret key under its own label."""
+        return hmac.new(self.secret_key.encode(), b"polku web session v1", hashlib.sha256).hexdigest()
 
 
 def engine_limits(env: dict[str, str]) -> Limits:

@@ -24,6 +24,13 @@ DEFAULTS: dict[str, Any] = {
     "SIGN_IN_LIMIT_ADDRESS": 50,  # failed sign-ins per client address in the window (POLKU_SIGN_IN_LIMIT_ADDRESS)
     "SIGN_IN_WINDOW_S": 900,  # seconds a failed sign-in counts (POLKU_SIGN_IN_WINDOW_S)
     "IDENTITY_CODE_KEYS": None,  # casework IdentityCodeKeys (POLKU_SECRET_KEY): without, a referral's code is refused
+    "SESSION_IDLE_MINUTES": 30,  # a session ends after this long without a request (POLKU_SESSION_IDLE_MINUTES)
+    "SESSION_COOKIE_NAME": "polku_session",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,  # True when served over TLS (POLKU_BASE_URL starting https://)
+    "PERMANENT_SESSION_LIFETIME": 12 * 3600,  # the cookie's own lifetime; the idle limit ends a session sooner
+    "WTF_CSRF_TIME_LIMIT": None,  # a token lives as long as the session (a long form must not expire mid-way)
 }
 
 
@@ -32,11 +39,22 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(DEFAULTS)
     app.config.update(config or {})
-    from webapp import engine_rest, overview, security_headers, sign_in_throttle
+    if not app.config.get("SECRET_KEY"):
+        import secrets
+
+        app.config["SECRET_KEY"] = secrets.token_hex(32)  # sessions end with the process; POLKU_SECRET_KEY keeps them
+    from flask_wtf.csrf import CSRFProtect
+
+    from webapp import auth, engine_rest, home, i18n, overview, security_headers, sign_in_throttle
 
     security_headers.init_app(app)
     sign_in_throttle.init_app(app)
+    i18n.init_app(app)
+    csrf = CSRFProtect(app)
+    csrf.exempt(engine_rest.bp)  # machines authenticate every call there (Basic or bearer); no cookie, no CSRF
     app.register_error_handler(Exception, _unexpected)
+    home.init_app(app)
+    app.register_blueprint(auth.bp)
     app.register_blueprint(overview.bp)
     app.register_blueprint(engine_rest.bp)
     return app

@@ -10,12 +10,12 @@ bp = Blueprint("overview", __name__)
 PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
 
 
-@bp.get("/")
+@bp.get("/overview")
 def index() -> str:
-    """Until sign-in exists, shown to this machine only (SHOW_OVERVIEW: local), to everyone (all) or to no one."""
+    """For process owners, managers and admins; without sign-in only as SHOW_OVERVIEW says (local, all, off)."""
     if not _shown_to_caller():
-        abort(403, description="The overview is shown only on the server itself until sign-in exists "
-                               "(setting POLKU_SHOW_OVERVIEW).")
+        abort(403, description="The overview is for process owners, managers and admins; without signing in it is "
+                               "shown only as the setting POLKU_SHOW_OVERVIEW allows.")
     engine = current_app.config["ENGINE"]
     definitions = engine.definitions.latest_versions()
     cases = engine.cases()
@@ -28,6 +28,12 @@ def health() -> dict[str, str]:
 
 
 def _shown_to_caller() -> bool:
+    from casework.users import Role
+    from webapp.auth.session import current_staff
+
+    staff = current_staff()
+    if staff is not None and staff.has(Role.PROCESS_OWNER, Role.MANAGER, Role.ADMIN):
+        return True
     audience = current_app.config.get("SHOW_OVERVIEW", "local")
     if audience == "all":
         return True

@@ -34,3 +34,19 @@ def app_client(engine: Engine, accounts: Mapping[str, Role] = ROLES, **config: A
         for name, role in accounts.items():
             add_user(session, name, name.title(), [role], engine.clock()).password_hash = password_hash()
     return create_app({"ENGINE": engine, "TESTING": True, **config}).test_client()
+
+
+def csrf_token(client: FlaskClient, path: str = "/login") -> str:
+    """The CSRF token of the form on `path` (every form carries one; Flask-WTF refuses a post without it)."""
+    import re
+
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def sign_in(client: FlaskClient, user: str, password: str = PASSWORD) -> None:
+    """Sign in through the sign-in page, as a person would."""
+    response = client.post("/login", data={"csrf_token": csrf_token(client), "user_id": user, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]

@@ -82,7 +82,7 @@ def test_outside_engine_rest_an_unexpected_error_is_a_bare_500_too(engine: Engin
         session.execute(text('UPDATE "case" SET status = :code WHERE id = :id'), {"code": CANARY_CODE, "id": case_id})
     caplog.set_level(logging.DEBUG)
 
-    response = create_app({"ENGINE": engine}).test_client().get("/")
+    response = create_app({"ENGINE": engine}).test_client().get("/overview")
 
     page = response.get_data(as_text=True)
     assert response.status_code == 500

@@ -27,8 +27,8 @@ def responses(client: FlaskClient) -> dict[str, object]:
     """One response of each kind: page, refusal, JSON, API success and errors, static file, unknown path."""
     integ = basic("integ")
     return {
-        "overview": client.get("/"),
-        "overview refused": client.get("/", environ_base=REMOTE),
+        "overview": client.get("/overview"),
+        "overview refused": client.get("/overview", environ_base=REMOTE),
         "health": client.get("/health"),
         "api start": client.post("/engine-rest/process-definition/key/jobs/start", json={}, headers=integ),
         "api 401": client.get("/engine-rest/task"),
@@ -55,7 +55,7 @@ def test_every_response_carries_the_security_headers(client: FlaskClient) -> Non
 
 
 def test_the_overview_runs_no_inline_script_or_style(client: FlaskClient) -> None:
-    page = client.get("/").get_data(as_text=True)
+    page = client.get("/overview").get_data(as_text=True)
     assert "<style" not in page and " style=" not in page
     assert not re.search(r"<script(?![^>]*\bsrc=)", page)
     assert not re.search(r"\son\w+=", page)  # no inline event handlers either
@@ -92,15 +92,15 @@ def test_links_come_from_the_configured_base_url_not_the_host_header(engine: Eng
 
 def test_the_overview_is_shown_only_to_this_machine_unless_configured(engine: Engine) -> None:
     local = create_app({"ENGINE": engine}).test_client()
-    assert local.get("/").status_code == 200
-    assert local.get("/", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
-    assert local.get("/", environ_base=REMOTE).status_code == 403
+    assert local.get("/overview").status_code == 200
+    assert local.get("/overview", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
+    assert local.get("/overview", environ_base=REMOTE).status_code == 403
     # behind a reverse proxy on the same machine every peer is 127.0.0.1: a forwarded request is not local
-    assert local.get("/", headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 403
-    assert local.get("/", headers={"Forwarded": "for=203.0.113.7"}).status_code == 403
+    assert local.get("/overview", headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 403
+    assert local.get("/overview", headers={"Forwarded": "for=203.0.113.7"}).status_code == 403
     assert local.get("/health", environ_base=REMOTE).status_code == 200
 
     everyone = create_app({"ENGINE": engine, "SHOW_OVERVIEW": "all"}).test_client()
-    assert everyone.get("/", environ_base=REMOTE).status_code == 200
+    assert everyone.get("/overview", environ_base=REMOTE).status_code == 200
     nobody = create_app({"ENGINE": engine, "SHOW_OVERVIEW": "off"}).test_client()
-    assert nobody.get("/").status_code == 403
+    assert nobody.get("/overview").status_code == 403
