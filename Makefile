@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: install lock run test lint lint-bpmn bench static
+.PHONY: install lock run test test-browser screenshots lint lint-bpmn bench static
 
 # Every dependency comes from requirements.lock (exact versions and hashes), so an upgrade is a reviewed change;
 # the project itself goes in editable, with no dependency resolution of its own. `make lock` refreshes the lock.
@@ -39,9 +39,17 @@ lint-bpmn:
 	npm ci --no-audit --no-fund
 	npx bpmnlint --config bpmn/.bpmnlintrc bpmn/*.bpmn
 
+# The whole suite on SQLite (browser tests included: Debian's chromium, see .ci/run), then again on PostgreSQL
 test: install static lint lint-bpmn
 	$(BIN)/python -m pytest
 	bash scripts/test-postgres.sh $(PG_URL)
+
+test-browser: install static
+	$(BIN)/python -m pytest -m browser tests/browser
+
+# Refresh the README's pictures (docs/screenshots/) from the browser tests
+screenshots: install static
+	POLKU_SCREENSHOTS=docs $(BIN)/python -m pytest -m browser tests/browser
 
 bench: install
 	$(BIN)/python bench/transition.py

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import ForeignKey, Index, Integer, String, select
+from sqlalchemy import ForeignKey, Index, Integer, String, insert, literal, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from casework.client_case import ClientCase
@@ -117,9 +117,14 @@ def log_case_access(session: Session, *, user_id: str, role: str, case_ids: Iter
     ids = sorted(set(case_ids))
     if not ids:
         return 0
-    clients = session.execute(select(ClientCase.case_id, ClientCase.client_id)
-                              .where(ClientCase.case_id.in_(ids))).all()
-    for case_id, client_id in clients:
-        log_access(session, user_id=user_id, role=role, client_id=client_id, case_id=case_id, action=action,
-                   what=what, why=why, at=at)
-    return len(clients)
+    if not why.strip() or not what.strip():
+        raise CaseworkError("an access must be logged with what was processed and why")
+    # one statement for a whole page (INSERT ... SELECT from client_case), not a round trip per client
+    values = [literal(at, AccessLogEntry.at.type), literal(user_id, AccessLogEntry.user_id.type),
+              literal(role, AccessLogEntry.role.type), ClientCase.client_id, ClientCase.case_id,
+              literal(action, AccessLogEntry.action.type), literal(what, AccessLogEntry.what.type),
+              literal(why, AccessLogEntry.why.type)]
+    columns = ["at", "user_id", "role", "client_id", "case_id", "action", "what", "why"]
+    result = session.execute(insert(AccessLogEntry).from_select(
+        columns, select(*values).where(ClientCase.case_id.in_(ids))))
+    return int(result.rowcount)  # type: ignore[attr-defined]  # a CursorResult: rows the INSERT wrote

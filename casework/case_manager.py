@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from casework.client_case import CaseStatus, ClientCase, get_case
 from casework.errors import NotFound, Refused
 from casework.models import CaseworkBase, UtcDateTime, enum_type
-from casework.users import CASE_MANAGER_ROLES, get_user
+from casework.users import CASE_MANAGER_ROLES, Unit, get_user
 from engine.errors import EngineError
 
 if TYPE_CHECKING:
@@ -55,6 +55,10 @@ class Assignment(CaseworkBase):
     client_id: Mapped[str] = mapped_column(ForeignKey("client.id"), index=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("staff_user.id"))
     user_name: Mapped[str] = mapped_column(String(300))  # as it was at the time, for the history
+    # The case manager's title and unit at the time (an employment services official, a social worker...):
+    # the evaluation counts who carried the cases, and a later change of title must not rewrite that.
+    user_title: Mapped[str | None] = mapped_column(String(200))
+    user_unit: Mapped[Unit | None] = mapped_column(enum_type(Unit))
     from_at: Mapped[datetime] = mapped_column(UtcDateTime)
     to_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     reason: Mapped[AssignmentReason] = mapped_column(enum_type(AssignmentReason))
@@ -89,7 +93,8 @@ def assign(session: Session, case_id: str, user_id: str, reason: AssignmentReaso
         current.ended_reason = reason
         session.flush()  # free the one-current slot before the new row takes it
     assignment = Assignment(case_id=case_id, client_id=record.client_id, user_id=user.id, user_name=user.name,
-                            from_at=at, reason=reason, assigned_by=by, note=note)
+                            user_title=user.title, user_unit=user.unit, from_at=at, reason=reason, assigned_by=by,
+                            note=note)
     session.add(assignment)
     record.change_requested_at = None
     record.change_reason = None
@@ -107,6 +112,21 @@ def end_current_assignment(session: Session, case_id: str, reason: AssignmentRea
 
 def current_case_manager(session: Session, case_id: str) -> Assignment | None:
     return session.scalar(select(Assignment).where(Assignment.case_id == case_id, Assignment.to_at.is_(None)))
+
+
+def case_manager_now(session: Session, case_id: str, user_id: str) -> str:
+    """Whom a message meant for the case manager `user_id` of this case should reach now.
+
+    A process copies the case manager's id into its variables (a called process keeps its own copy), so
+    an alert or reminder computed from that copy may name a former case manager. If `user_id` was the
+    case's case manager and someone else is now, the current one gets it; anyone else is left as named.
+    """
+    current = current_case_manager(session, case_id)
+    if current is None or current.user_id == user_id:
+        return user_id
+    was = session.scalar(select(Assignment.id).where(Assignment.case_id == case_id, Assignment.user_id == user_id,
+                                                     Assignment.to_at.is_not(None)).limit(1))
+    return current.user_id if was is not None else user_id
 
 
 def assignment_history(session: Session, case_id: str) -> list[Assignment]:

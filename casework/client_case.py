@@ -7,13 +7,17 @@ without deserializing a workflow (open or closed, past the coordinator decision,
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, select
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from casework.client import Client
 from casework.errors import NotFound, Refused
 from casework.models import CaseworkBase, UtcDateTime, enum_type
+from casework.referral import LabourMarketStatus, ReferralSource, referral_facts
 from engine.models import Case
 
 
@@ -43,6 +47,11 @@ class ClientCase(CaseworkBase):
     status: Mapped[CaseStatus] = mapped_column(enum_type(CaseStatus))
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
     referrer: Mapped[str | None] = mapped_column(String(300))
+    # What the referral said, typed for the evaluation (casework.referral validates it; None: not recorded).
+    referral_source: Mapped[ReferralSource | None] = mapped_column(enum_type(ReferralSource))
+    labour_market_status: Mapped[LabourMarketStatus | None] = mapped_column(enum_type(LabourMarketStatus))
+    unemployed_months: Mapped[int | None] = mapped_column(Integer)
+    municipality: Mapped[str | None] = mapped_column(String(100))  # the client's municipality at referral
     # None until the coordinator decision; True from then on if the case must have a named case manager.
     needs_case_manager: Mapped[bool | None] = mapped_column(Boolean)
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -57,13 +66,22 @@ class ClientCase(CaseworkBase):
     summary: Mapped[str | None] = mapped_column(Text)
 
 
-def open_case(session: Session, case_id: str, client_id: str, at: datetime, referrer: str | None = None) -> ClientCase:
-    """Records a new case; a client with an open case must be routed to it instead (Refused)."""
+def open_case(session: Session, case_id: str, client_id: str, at: datetime, referrer: str | None = None,
+              referral: Mapping[str, Any] | None = None) -> ClientCase:
+    """Records a new case; a client with an open case must be routed to it instead (Refused).
+
+    `referral` is the process's referral variables: their typed facts (source, labour market status) go on
+    the record; the municipality comes from the client record, where casework.referral keeps it.
+    """
     existing = open_case_of_client(session, client_id)
     if existing is not None:
         raise Refused(f"the client already has an open case {existing.case_id}; route the referral there")
+    facts = referral_facts(referral or {}, strict=False)
+    client = session.get(Client, client_id)
     record = ClientCase(case_id=case_id, client_id=client_id, status=CaseStatus.OPEN, opened_at=at,
-                        referrer=referrer)
+                        referrer=referrer, referral_source=facts.source, labour_market_status=facts.status,
+                        unemployed_months=facts.unemployed_months,
+                        municipality=client.municipality if client is not None else None)
     session.add(record)
     session.flush()
     return record

@@ -1,14 +1,29 @@
-"""The client's consents to disclose data to a network partner (luovutuslupa)."""
+"""The client's consents to disclose data to a network partner (luovutuslupa).
+
+A consent says who gave it (the client or their guardian), when, and how: in writing, or orally with a
+witness named, so that a disclosure made under it can be justified later.
+"""
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from casework.errors import CaseworkError, Refused, get_or_raise
-from casework.models import CaseworkBase, UtcDateTime
+from casework.models import CaseworkBase, UtcDateTime, enum_type
+
+
+class ConsentGiver(enum.Enum):
+    CLIENT = "client"
+    GUARDIAN = "guardian"  # edunvalvoja or another legal representative
+
+
+class ConsentMethod(enum.Enum):
+    WRITTEN = "written"
+    ORAL = "oral"  # only with a witness named
 
 
 class Consent(CaseworkBase):
@@ -23,6 +38,10 @@ class Consent(CaseworkBase):
     recorded_by: Mapped[str] = mapped_column(String(200))
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_by: Mapped[str | None] = mapped_column(String(200))
+    # None on consents recorded before these were asked (migration 0011)
+    given_by: Mapped[ConsentGiver | None] = mapped_column(enum_type(ConsentGiver))
+    method: Mapped[ConsentMethod | None] = mapped_column(enum_type(ConsentMethod))
+    witness: Mapped[str | None] = mapped_column(String(300))
 
     def valid_at(self, at: datetime) -> bool:
         return (self.given_at <= at and (self.valid_until is None or at < self.valid_until)
@@ -30,13 +49,19 @@ class Consent(CaseworkBase):
 
 
 def record_consent(session: Session, client_id: str, partner_id: int, scope: str, given_at: datetime,
-                   recorded_by: str, valid_until: datetime | None = None) -> Consent:
+                   recorded_by: str, valid_until: datetime | None = None, *, given_by: ConsentGiver | None = None,
+                   method: ConsentMethod | None = None, witness: str | None = None) -> Consent:
+    """Records a consent; an oral one must name its witness."""
     if not scope.strip():
         raise CaseworkError("a consent must say what may be shared (scope)")
     if valid_until is not None and valid_until <= given_at:
         raise CaseworkError("a consent cannot expire before it is given")
+    witness = (witness or "").strip() or None
+    if method is ConsentMethod.ORAL and witness is None:
+        raise CaseworkError("an oral consent needs the name of the witness who heard it")
     consent = Consent(client_id=client_id, partner_id=partner_id, scope=scope.strip(), given_at=given_at,
-                      valid_until=valid_until, recorded_by=recorded_by)
+                      valid_until=valid_until, recorded_by=recorded_by, given_by=given_by, method=method,
+                      witness=witness)
     session.add(consent)
     session.flush()
     return consent

@@ -17,7 +17,9 @@ LANGUAGES = ("fi", "sv", "en")
 DEFAULT_LANGUAGE = "fi"  # the clients' and staff's common language when a client's is unknown
 STAFF_KINDS = frozenset({"new-referral-for-open-case", "follow-up-reminder", "service-start-overdue"})
 CLIENT_KINDS = frozenset({"letter"})
-KINDS = STAFF_KINDS | CLIENT_KINDS
+# To a network partner's contact address: only a link to the referral in Polku, never client data.
+PARTNER_KINDS = frozenset({"partner-referral", "partner-reminder"})
+KINDS = STAFF_KINDS | CLIENT_KINDS | PARTNER_KINDS | {"partner-answer"}
 
 # StrictUndefined: a misspelt context name fails loudly instead of mailing a blank; optional names are
 # tested with `is defined` in the templates. Plain text mail: nothing to escape.
@@ -34,8 +36,9 @@ def mail_language(language: str | None) -> str:
 def compose(kind: str, language: str | None, **context: Any) -> tuple[str, str]:
     """(subject, body) of a mail of `kind` in `language` (Finnish for a language without texts).
 
-    Staff kinds take `case_key` (and optionally `referral_key`, `redirected_from`); `letter` takes
-    `client_name`, `case_manager_name` (may be None) and `letter_title`.
+    Staff kinds take `case_key` (and optionally `referral_key`, `redirected_from`); `partner-answer` takes
+    `case_key` and `answer` too; `letter` takes `client_name`, `case_manager_name` (may be None) and
+    `letter_title`; the partner kinds take `link`.
     """
     if kind not in KINDS:
         raise ValueError(f"no mail template '{kind}' (known: {', '.join(sorted(KINDS))})")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from casework.client_case import CaseStatus, get_case
@@ -70,6 +70,7 @@ class PlannedService:
     start_due: date | None
     partner_id: int | None = None
     description: str = ""
+    consent_to_share: bool | None = None  # the plan's word that the client agrees to share with the provider
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,9 @@ class PlanItem(CaseworkBase):
     service_type: Mapped[ServiceType | None] = mapped_column(enum_type(ServiceType))
     provider_organisation: Mapped[str | None] = mapped_column(String(300))
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("network_partner.id"))
+    # a service: whether the client agreed in the plan to share with the provider (the consent record is
+    # still what allows the referral; None for plans made before this was asked)
+    consent_to_share: Mapped[bool | None] = mapped_column(Boolean)
 
 
 CLIENT = "client"  # the responsible actor of the client's own tasks
@@ -184,7 +188,7 @@ def save_plan(session: Session, case_id: str, draft: PlanDraft, by: str, at: dat
                       responsible=(g.responsible or "").strip(), due=g.target_date) for g in draft.goals]
     items += [PlanItem(kind=ItemKind.SERVICE, text=s.description, responsible=(s.responsible or "").strip(),
                        due=s.start_due, service_type=s.service_type, provider_organisation=s.provider_organisation,
-                       partner_id=s.partner_id) for s in draft.services]
+                       partner_id=s.partner_id, consent_to_share=s.consent_to_share) for s in draft.services]
     items += [PlanItem(kind=ItemKind.CLIENT_TASK, text=t.text.strip(), responsible=CLIENT, due=t.due)
               for t in draft.client_tasks]
     for position, item in enumerate(items):
@@ -194,6 +198,11 @@ def save_plan(session: Session, case_id: str, draft: PlanDraft, by: str, at: dat
     session.flush()
     session.refresh(plan, ["items"])
     return plan
+
+
+def same_service(item: PlanItem | PlannedService) -> tuple[object, ...]:
+    """What makes two versions' service items the same service: its type, provider and partner."""
+    return item.service_type, item.provider_organisation, item.partner_id
 
 
 def current_plan(session: Session, case_id: str) -> PlanVersion | None:

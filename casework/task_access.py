@@ -1,7 +1,10 @@
 """Who may see and do which task: the rule every inbox, task page and API route asks.
 
 A task is *mine* when I am its assignee. An unassigned task is *offered to me* when I am one of its
-candidate users or answer for one of its candidate groups through a team (`casework.teams`). A team
+candidate users or answer for one of its candidate groups through a team (`casework.teams`); its
+candidates may still open it after a colleague claims it (read-only: they see who has it, and a
+page they had open says "claimed by" instead of "forbidden"), but the inbox lists it only as the
+assignee's. A team
 lead also sees the team's work: tasks offered to a group their team answers for, and tasks assigned to
 the team's members, and may assign those to a person of the team. Nobody else sees a task: its page
 and its data are client data.

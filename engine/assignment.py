@@ -42,7 +42,7 @@ _SET_ASSIGNEE = (update(_TASK).where(_TASK.c.id == bindparam("b_id"))
 @dataclass(frozen=True)
 class TaskHistoryEntry:
     """One line of a task's history; `kind` is created, claim, unclaim, assign, delegate, reassign,
-    completed or cancelled."""
+    dates (from/to as `dates_value`), completed or cancelled."""
 
     kind: str
     at: datetime
@@ -177,6 +177,37 @@ def reassign(engine: Engine, case_id: str, from_user: str, to_user: str, actor: 
     return moved
 
 
+_SET_DATES = (update(_TASK).where(_TASK.c.id == bindparam("b_id"))
+              .values(due=bindparam("b_due"), follow_up=bindparam("b_follow_up")))
+_TASK_DATES = select(_TASK.c.due, _TASK.c.follow_up).where(_TASK.c.id == bindparam("task_id"))
+
+
+def dates_value(due: datetime | None, follow_up: datetime | None) -> str:
+    """The dates as one task_event value: `due=<ISO or empty>;followUp=<ISO or empty>` (readable and parseable)."""
+    return f"due={due.isoformat() if due else ''};followUp={follow_up.isoformat() if follow_up else ''}"
+
+
+def set_dates(engine: Engine, task_id: str, due: datetime | None, follow_up: datetime | None,
+              actor: str | None) -> None:
+    """Set the task's due and follow-up dates (None clears one), as Camunda Tasklist does; one 'dates' event.
+
+    The case's record (`dueDate`, `followUpDate`) and the row change together, as for the assignee.
+    """
+    due, follow_up = aware(due), aware(follow_up)
+    with _task_transaction(engine, task_id, actor) as (ctx, task):
+        row = ctx.session.execute(_TASK_DATES, {"task_id": task_id}).one()
+        before = (aware(row.due), aware(row.follow_up))
+        if before == (due, follow_up):
+            raise _Unchanged
+        record = _record(task)
+        record["dueDate"] = due.isoformat() if due else None
+        record["followUpDate"] = follow_up.isoformat() if follow_up else None
+        ctx.session.execute(_SET_DATES, {"b_id": task_id, "b_due": due, "b_follow_up": follow_up})
+        ctx.session.add(TaskEvent(task_id=task_id, case_id=ctx.case.id, kind="dates", actor=ctx.actor,
+                                  from_value=dates_value(*before), to_value=dates_value(due, follow_up),
+                                  at=ctx.now))
+
+
 def task_history(engine: Engine, task_id: str) -> list[TaskHistoryEntry]:
     """The task's life, oldest first: created, each assignment change, then completed or cancelled."""
     with engine.db.read() as session:
@@ -185,7 +216,8 @@ def task_history(engine: Engine, task_id: str) -> list[TaskHistoryEntry]:
             raise NotFound(f"task {task_id} does not exist")
         events = list(session.execute(select(TaskEvent).where(TaskEvent.task_id == task_id)
                                       .order_by(TaskEvent.at, TaskEvent.id)).scalars())
-    first = events[0].from_value if events else row.assignee  # the assignee the task was created with
+    moves = [e for e in events if e.kind != "dates"]
+    first = moves[0].from_value if moves else row.assignee  # the assignee the task was created with
     created = aware(row.created_at)
     history = [TaskHistoryEntry("created", created, to_value=first)]
     history += [TaskHistoryEntry(e.kind, aware(e.at), e.actor, e.from_value, e.to_value, e.reason)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -14,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from engine.camunda.parser.parser import ParsedDeployment, parse_resources
 from engine.camunda.specs import sharing
+from engine.camunda_forms import parse_form_file
 from engine.db import Database
-from engine.errors import NotFound
+from engine.errors import NotFound, ValidationFailed
 from engine.models import Definition, Deployment, Resource
 
 
@@ -30,6 +32,7 @@ class LoadedDefinition:
     spec: Any
     subprocess_specs: dict[str, Any]
     decisions: Any
+    forms: dict[str, dict[str, Any]] = field(default_factory=dict)  # the deployment's Camunda Forms by id
 
 
 @dataclass
@@ -57,6 +60,7 @@ class DefinitionStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._cache: dict[int, LoadedDefinition] = {}
+        self._forms: dict[str, dict[str, Any] | None] = {}  # parsed .form resources by content hash
         self._lock = threading.Lock()
 
     @staticmethod
@@ -140,8 +144,53 @@ class DefinitionStore:
                 sharing.link(process.spec, process.subprocess_specs)  # before any case sees the shared specs
                 self._cache[sibling.id] = LoadedDefinition(
                     sibling.id, sibling.key, sibling.version, sibling.name,
-                    process.spec, process.subprocess_specs, parsed.decisions)
+                    process.spec, process.subprocess_specs, parsed.decisions, parsed.forms)
             return self._cache[definition_id]
+
+    def linked_form(self, definition: LoadedDefinition, form: Mapping[str, Any] | None,
+                    session: Session | None = None) -> dict[str, Any] | None:
+        """The Camunda Form a task's camunda:formRef names, found by its binding (Camunda's default: latest).
+
+        `deployment`: the form deployed with the definition; `latest`: the newest deployed form of that id;
+        `version`: the n-th different content deployed under that id. None when the task links no form
+        or the form was never deployed.
+        """
+        ref = (form or {}).get("form_ref")
+        if not ref or "${" in ref or "#{" in ref:
+            return None
+        binding = (form or {}).get("form_ref_binding") or "latest"
+        if binding == "deployment":
+            return definition.forms.get(ref)
+        if session is not None:
+            versions = self._form_versions(session, ref)
+        else:
+            with self.db.read() as reader:
+                versions = self._form_versions(reader, ref)
+        if binding == "version":
+            number = str((form or {}).get("form_ref_version") or "").strip()
+            return versions[int(number) - 1] if number.isdigit() and 0 < int(number) <= len(versions) else None
+        return versions[-1] if versions else definition.forms.get(ref)
+
+    def _form_versions(self, session: Session, ref: str) -> list[dict[str, Any]]:
+        """Every different schema deployed under form id `ref`, oldest first (parsed once per content)."""
+        rows = session.execute(select(Resource.id, Resource.hash).where(Resource.name.like("%.form"))
+                               .order_by(Resource.deployment_id, Resource.id)).all()
+        unknown = [row_id for row_id, digest in rows if digest not in self._forms]
+        if unknown:
+            for digest, content in session.execute(select(Resource.hash, Resource.content)
+                                                   .where(Resource.id.in_(unknown))).all():
+                try:
+                    self._forms[digest] = parse_form_file(None, content)
+                except ValidationFailed:
+                    self._forms[digest] = None
+        versions: list[dict[str, Any]] = []
+        last: str | None = None
+        for _row_id, digest in rows:
+            schema = self._forms.get(digest)
+            if schema is not None and schema.get("id") == ref and digest != last:
+                versions.append(schema)
+                last = digest
+        return versions
 
 
 def _deployment_of(session: Session, definition_id: int) -> tuple[list[Definition], dict[str, bytes]]:

@@ -100,6 +100,8 @@ class Form:
     fields: tuple[FormField, ...] = ()
     form_key: str | None = None
     form_ref: str | None = None
+    form_ref_binding: str | None = None  # latest (Camunda's default), deployment or version
+    form_ref_version: str | None = None
 
     def field(self, field_id: str) -> FormField | None:
         return next((f for f in self.fields if f.id == field_id), None)
@@ -109,6 +111,8 @@ class Form:
         return {
             "form_key": self.form_key,
             "form_ref": self.form_ref,
+            "form_ref_binding": self.form_ref_binding,
+            "form_ref_version": self.form_ref_version,
             "fields": [f.to_json() for f in self.fields],
         }
 
@@ -118,6 +122,8 @@ class Form:
             fields=tuple(FormField.from_json(f) for f in d.get("fields", [])),
             form_key=d.get("form_key"),
             form_ref=d.get("form_ref"),
+            form_ref_binding=d.get("form_ref_binding"),
+            form_ref_version=d.get("form_ref_version"),
         )
 
 
@@ -144,7 +150,8 @@ def parse_form(element: etree._Element, file: str | None = None) -> Form:
                 f"form field '{f.id}' is defined twice", element_id, file
             )
         seen.add(f.id)
-    return Form(tuple(fields), camunda_attr(element, "formKey"), camunda_attr(element, "formRef"))
+    return Form(tuple(fields), camunda_attr(element, "formKey"), camunda_attr(element, "formRef"),
+                camunda_attr(element, "formRefBinding"), camunda_attr(element, "formRefVersion"))
 
 
 def _parse_field(

@@ -110,7 +110,10 @@ class Task(Base):
     """A human task (user or manual task) as the inbox sees it."""
 
     __tablename__ = "task"
-    __table_args__ = (Index("ix_task_open_case", "status", "case_id"),)
+    __table_args__ = (Index("ix_task_open_case", "status", "case_id"),
+                      # the inbox (0014): its tabs and sorting read these alone (index-only on PostgreSQL)
+                      Index("ix_task_inbox", "status", "assignee", "due", "follow_up", "case_id", "id"),
+                      Index("ix_task_status_due", "status", "due", "id"))
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("case.id"), index=True)
     element_id: Mapped[str] = mapped_column(String(200))
@@ -134,6 +137,7 @@ class TaskCandidate(Base):
     """One candidate group or user of an open task, so the inbox query is an indexed join."""
 
     __tablename__ = "task_candidate"
+    __table_args__ = (Index("ix_task_candidate_kind_value", "kind", "value", "task_id"),)  # the inbox (0014)
     task_id: Mapped[str] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(5), primary_key=True)  # "group" | "user"
     value: Mapped[str] = mapped_column(String(200), primary_key=True, index=True)

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from engine import assignment, jobs, messages, timers, triggers
 from engine import incidents as repairs
+from engine.camunda_forms import validate_form_submission
 from engine.clock import Clock, aware, utcnow
 from engine.db import Database
 from engine.definitions import DefinitionStore
@@ -86,10 +87,26 @@ class Engine:
             values = dict(data or {})
             if form_json:
                 values = validate_submission(Form.from_json(form_json), values, current=task.data)
+                linked = self.definitions.linked_form(ctx.definition, form_json, ctx.session)
+                if linked is not None:  # a Camunda Form (camunda:formRef): its fields, rules and hidden parts
+                    values = validate_form_submission(linked, values, task.data, today=ctx.now.date())
             task.set_data(**values)
             task.run()
             ctx.actor_task = task.id
             run_steps(ctx.workflow)
+
+    def task_form_schema(self, task_id: str) -> dict[str, Any] | None:
+        """The Camunda Form (form-js schema) a task's camunda:formRef links to; None for other tasks."""
+        with self.db.read() as session:
+            row = session.execute(select(Task, Case.definition_id).join(Case, Case.id == Task.case_id)
+                                  .where(Task.id == task_id)).one_or_none()
+            if row is None:
+                raise NotFound(f"task {task_id} does not exist")
+            task, definition_id = row
+            if not (task.form or {}).get("form_ref"):
+                return None
+            definition = self.definitions.load(definition_id, session)
+            return self.definitions.linked_form(definition, task.form, session)
 
     def _open_task_case(self, task_id: str) -> str:
         with self.db.read() as session:
@@ -130,6 +147,17 @@ class Engine:
                  reason: str | None = None) -> list[str]:
         """Hand the case's open tasks of `from_user` to `to_user` (a case manager change); returns their ids."""
         return assignment.reassign(self, case_id, from_user, to_user, actor, reason)
+
+    @guard
+    def set_dates(self, task_id: str, due: datetime | None, follow_up: datetime | None, actor: str | None) -> None:
+        """Set a task's due and follow-up dates (None clears one); recorded in its history as 'dates'."""
+        assignment.set_dates(self, task_id, due, follow_up, actor)
+
+    def set_held_variables(self, case_id: str, variables: Mapping[str, Any], actor: str | None = None) -> int:
+        """Change process variables wherever the case holds them, called processes included (their copies)."""
+        from engine.process_variables import set_held_variables
+
+        return set_held_variables(self, case_id, variables, actor)
 
     def task_history(self, task_id: str) -> list[assignment.TaskHistoryEntry]:
         """The task's life, oldest first: created, every assignment change (who, when, from, to, why), the end."""

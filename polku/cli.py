@@ -194,7 +194,10 @@ def simulate(files: tuple[str, ...], process: str | None, vars_json: str | None,
 @click.option("--interval", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Seconds between rounds; each round fires everything due before it sleeps.")
 def scheduler(interval: float) -> None:
-    """Fire due timers and release expired job locks until SIGTERM or SIGINT (several may run at once)."""
+    """Fire due timers, release expired job locks and raise staffing alarm tasks until SIGTERM or SIGINT.
+
+    Several may run at once: a timer fires once, an alarm gets one task.
+    """
     import logging
 
     from engine.scheduler import run_forever
@@ -204,7 +207,15 @@ def scheduler(interval: float) -> None:
     # task's state change: all expected, and thousands of lines a minute
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
     logging.getLogger("spiff").setLevel(logging.WARNING)
-    run_forever(make_engine(Settings.from_env()), interval)
+    from polku.embedded import start_staffing_checks
+
+    settings = Settings.from_env()
+    engine = make_engine(settings)
+    checks = start_staffing_checks(engine, settings)  # staffing alarms become team lead tasks
+    try:
+        run_forever(engine, interval)
+    finally:
+        checks.shutdown(wait=False)
 
 
 @cli.command()
@@ -230,7 +241,7 @@ def worker(topics: str | None, concurrency: int, batch: int, grace: float, no_ma
     try:
         engine = make_engine(settings)
         runner = Runner(engine, registry, topics=chosen, concurrency=concurrency, batch=batch, grace_s=grace,
-                        services=Services.of(engine, settings.secret_key, settings.mail))
+                        services=Services.of(engine, settings.secret_key, settings.mail, settings.base_url))
     except ValueError as err:
         raise click.ClickException(str(err)) from err
     mailer = None
@@ -238,7 +249,7 @@ def worker(topics: str | None, concurrency: int, batch: int, grace: float, no_ma
         from workers.mail import Mailer
         from workers.mail import start_background as start_mailer
 
-        mailer = Mailer(Services.of(engine, settings.secret_key, settings.mail))
+        mailer = Mailer(Services.of(engine, settings.secret_key, settings.mail, settings.base_url))
         start_mailer(mailer)
 
     def stop(*_: object) -> None:
@@ -259,32 +270,47 @@ def worker(topics: str | None, concurrency: int, batch: int, grace: float, no_ma
 @click.option("--scheduler/--no-scheduler", "with_scheduler", default=True,
               help="Fire timers in this process (--no-scheduler when `polku scheduler` runs apart).")
 def serve(demo: bool, with_scheduler: bool) -> None:
-    """Serve the web app with the scheduler and the job workers in-process (the embedded default)."""
+    """Serve the web app on gunicorn (polku/web_server.py) with the scheduler and the job workers in-process."""
+    import logging
+    from collections.abc import Callable
+
     from casework.identity_code import IdentityCodeKeys
     from engine.scheduler import start_background
-    from polku.embedded import prepare, start_workers, stop_mailers
+    from polku import web_server
+    from polku.embedded import prepare, start_staffing_checks, start_workers, stop_mailers
     from webapp import create_app
-    from webapp.serving import RequestHandler
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     settings = Settings.from_env()
     engine = make_engine(settings)
     if demo:
         prepare(engine, settings)
-    sched = start_background(engine) if with_scheduler else None
-    runner = start_workers(engine, settings)
-    app = create_app({"ENGINE": engine, "IDENTITY_CODE_KEYS": IdentityCodeKeys(settings.secret_key),
-                      **settings.web_config()})
-    try:
-        # threaded: a long-polling fetchAndLock (/engine-rest) must not hold up other requests
-        app.run(host=settings.host, port=settings.port, use_reloader=False, threaded=True,
-                request_handler=RequestHandler)  # `Server: Polku`, without versions
-    finally:
-        if runner is not None:
-            runner.stop()
-            runner.stopped.wait(runner.grace_s + 1)
-        stop_mailers()
-        if sched is not None:
-            sched.shutdown(wait=False)
+    engine.db.dispose()  # each web process opens its own connections after the fork
+
+    def start() -> tuple[Any, Callable[[], None]]:
+        """In each web process: the app with the scheduler and workers beside it, and how to stop them."""
+        engine = make_engine(settings)
+        sched = start_background(engine) if with_scheduler else None
+        checks = start_staffing_checks(engine, settings) if with_scheduler else None
+        runner = start_workers(engine, settings)
+        app = create_app({"ENGINE": engine, "IDENTITY_CODE_KEYS": IdentityCodeKeys(settings.secret_key),
+                          **settings.web_config()})
+
+        def stop() -> None:
+            if runner is not None:
+                runner.stop()
+                runner.stopped.wait(runner.grace_s + 1)
+            stop_mailers()
+            if sched is not None:
+                sched.shutdown(wait=False)
+            if checks is not None:
+                checks.shutdown(wait=False)
+
+        return app, stop
+
+    web_server.run(settings, start, "the scheduler and job workers in-process" if with_scheduler
+                   else "the job workers in-process, timers by `polku scheduler`")
 
 
 @cli.group()
@@ -320,29 +346,60 @@ def _casework_errors() -> tuple[type[Exception], ...]:
 @user.command("add")
 @click.argument("name")
 @click.option("--role", "roles", multiple=True, required=True,
-              help="A role (repeat for several): e.g. worker, integration, admin.")
+              help="A role (repeat for several): e.g. coordinator, case_manager, team_lead, worker, partner.")
 @click.option("--full-name", default=None, help="Display name (default: NAME).")
 @click.option("--email", default=None)
-def user_add(name: str, roles: tuple[str, ...], full_name: str | None, email: str | None) -> None:
-    """Add an account; the password is read from standard input."""
-    from casework.users import Role, StaffUser, add_user
+@click.option("--phone", default=None, help="Shown to the client as the case manager's contact.")
+@click.option("--team", "teams", multiple=True, help="A team (polku team add) to join; repeat for several.")
+@click.option("--title", default=None, help="Job title, e.g. sosiaalityöntekijä (recorded when made case manager).")
+@click.option("--unit", default=None, help="Organisation unit: employment_services, health_station, "
+              "mental_health_substance_abuse, social_work, work_ability_services or other.")
+@click.option("--organisation", default=None, help="A partner's organisation (role partner).")
+def user_add(name: str, roles: tuple[str, ...], full_name: str | None, email: str | None, phone: str | None,
+             teams: tuple[str, ...], title: str | None, unit: str | None, organisation: str | None) -> None:
+    """Add an account; the password is read from standard input.
+
+    An employment services official or a social worker who may be named case manager is an account with
+    the role case_manager, a --title and a --unit.
+    """
+    from casework.teams import Team, add_member
+    from casework.users import Role, StaffUser, Unit, add_user
 
     known = {r.value: r for r in Role}
     unknown = [r for r in roles if r not in known]
     if unknown:
         raise click.ClickException(f"unknown role {unknown[0]!r}; the roles are: {', '.join(known)}")
-    password = read_password()
+    units = {u.value: u for u in Unit}
+    if unit is not None and unit not in units:
+        raise click.ClickException(f"unknown unit {unit!r}; the units are: {', '.join(units)}")
     engine = make_engine(Settings.from_env())
+    with engine.db.read() as session:  # before the password is asked: a typo costs nothing
+        if session.get(StaffUser, name) is not None:
+            raise click.ClickException(f"user '{name}' already exists")
+        missing = [t for t in teams if session.get(Team, t) is None]
+    if missing:
+        raise click.ClickException(f"no team {missing[0]!r}; add it with: polku team add {missing[0]} --name NAME")
+    password = read_password()
     try:
         with engine.db.transaction() as session:
             if session.get(StaffUser, name) is not None:
                 raise click.ClickException(f"user '{name}' already exists")
             account = add_user(session, name, full_name or name, [known[r] for r in roles], engine.clock(),
-                               email=email)
+                               email=email, phone=phone)
+            account.title = _text_or_none(title)
+            account.unit = units[unit] if unit is not None else None
+            account.organisation = _text_or_none(organisation)
             account.set_password(password)
+            for team_id in teams:
+                add_member(session, team_id, name)
     except _casework_errors() as err:
         raise click.ClickException(str(err)) from err
-    click.echo(f"added {name} ({', '.join(sorted(roles))})")
+    where = f" in {', '.join(teams)}" if teams else ""
+    click.echo(f"added {name} ({', '.join(sorted(roles))}){where}")
+
+
+def _text_or_none(value: str | None) -> str | None:
+    return value.strip() or None if value is not None else None
 
 
 @user.command("passwd")
@@ -396,17 +453,74 @@ def user_deactivate(name: str, by: str) -> None:
 
 @user.command("list")
 def user_list() -> None:
-    """List accounts with their roles, whether they have a password, and their active tokens."""
+    """List accounts with their roles, title and unit, teams, whether they have a password, and active tokens."""
+    from sqlalchemy import select
+
+    from casework.teams import TeamMember
     from casework.users import all_users, tokens_of
 
     engine = make_engine(Settings.from_env())
-    with engine.db.transaction() as session:
+    with engine.db.read() as session:
+        memberships: dict[str, list[str]] = {}
+        for member in session.scalars(select(TeamMember).order_by(TeamMember.team_id)):
+            memberships.setdefault(member.user_id, []).append(member.team_id)
         for account in all_users(session):
             roles = ",".join(sorted(r.value for r in account.roles)) or "-"
             tokens = sum(1 for t in tokens_of(session, account.id) if t.revoked_at is None)
             state = "active" if account.active else "inactive"
             password = "password" if account.password_hash else "no password"
-            click.echo(f"{account.id}  {roles}  {state}  {password}  tokens: {tokens}")
+            title = account.title or "-"
+            unit = account.unit.value if account.unit else "-"
+            teams = ",".join(memberships.get(account.id, [])) or "-"
+            click.echo(f"{account.id}  {roles}  {state}  {password}  tokens: {tokens}  title: {title}  "
+                       f"unit: {unit}  teams: {teams}")
+
+
+@cli.group()
+def team() -> None:
+    """Teams of staff: the candidate groups of bpmn/ (coordinators, teamLeads, workAbilityTeam) resolve to them."""
+
+
+@team.command("add")
+@click.argument("team_id", metavar="ID")
+@click.option("--name", required=True, help="The team's name, e.g. 'Iisalmen työkykytiimi'.")
+@click.option("--municipality", default=None)
+def team_add(team_id: str, name: str, municipality: str | None) -> None:
+    """Add a team answering for the groups of bpmn/: its coordinators for coordinators, its team leads for
+    teamLeads, every member for workAbilityTeam. Put people in it with `polku user add --team ID`."""
+    from casework.teams import DEFAULT_GROUPS, add_team
+
+    if not team_id.strip() or len(team_id) > 100 or any(c.isspace() or c == "/" for c in team_id):
+        raise click.ClickException("a team id is one word of at most 100 characters, e.g. iisalmi-tyokykytiimi")
+    if not name.strip():
+        raise click.ClickException("give the team a --name")
+    engine = make_engine(Settings.from_env())
+    try:
+        with engine.db.transaction() as session:
+            add_team(session, team_id, name.strip(), engine.clock(), municipality=_text_or_none(municipality))
+    except _casework_errors() as err:
+        raise click.ClickException(str(err)) from err
+    groups = ", ".join(f"{g} ({r.value if r else 'all members'})" for g, r in DEFAULT_GROUPS.items())
+    click.echo(f"added team {team_id}: answers for {groups}")
+
+
+@team.command("list")
+def team_list() -> None:
+    """List teams with their municipality, the groups they answer for and their members."""
+    from sqlalchemy import select
+
+    from casework.teams import Team, team_members
+
+    engine = make_engine(Settings.from_env())
+    with engine.db.read() as session:
+        teams = list(session.scalars(select(Team).order_by(Team.id)))
+        if not teams:
+            click.echo("no teams; add one with: polku team add ID --name NAME")
+        for row in teams:
+            groups = ",".join(sorted(g.group + (f"({g.role.value})" if g.role else "") for g in row.groups)) or "-"
+            members = ",".join(u.id for u in team_members(session, [row.id], active_only=False)) or "-"
+            click.echo(f"{row.id}  {row.name}  municipality: {row.municipality or '-'}  groups: {groups}  "
+                       f"members: {members}")
 
 
 from polku.decide_command import decide  # noqa: E402

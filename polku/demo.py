@@ -5,11 +5,20 @@ its jobs run through Polku's own handlers, so the casework records (clients, cas
 plans, consents, disclosures, letters, mail in the outbox) are exactly what the process produces.
 Names are clearly fictitious (a real-looking Finnish surname with an obviously made-up first name) and
 identity codes come from the 900-999 series no real person has.
+
+The staff form one team (`demo-tiimi`) that answers for the candidate groups of bpmn/; each has a title
+and a unit, and the case managers include a work ability coordinator, an employment services official
+and a social worker. A partner account speaks for the health station. Demo staff sign in with one
+password (`demo_password`): POLKU_DEMO_PASSWORD, or one generated into var/demo_password.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
+from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -20,19 +29,34 @@ from casework.identity_code import fictitious_code
 from casework.network import PartnerKind, add_partner
 from casework.plan import ItemKind, PlanItem, PlanVersion
 from casework.referral import receive_referral
-from casework.users import Role, add_user
+from casework.teams import add_member, add_team
+from casework.users import MIN_PASSWORD_LENGTH, Role, Unit, add_user
+from polku.private_files import private_dir
 from workers.builtins import load
 from workers.runner import run_until_idle
 from workers.services import Services
 
 KEY = "work_ability_support"
-STAFF = [
-    ("koordinaattori.anna", "Anna Kuvitelma", [Role.COORDINATOR], "040 000 1001"),
-    ("koordinaattori.ville", "Ville Keksitty", [Role.COORDINATOR], "040 000 1002"),
-    ("sosiaalityo.pekka", "Pekka Esimerkki", [Role.CASE_MANAGER], "040 000 1003"),
-    ("esihenkilo.maria", "Maria Malli", [Role.TEAM_LEAD, Role.MANAGER], "040 000 1004"),
-    ("tiimi.terttu", "Terttu Testi", [Role.COORDINATOR], "040 000 1005"),
+STAFF = [  # (user id, name, roles, phone, title, unit)
+    ("koordinaattori.anna", "Anna Kuvitelma", [Role.COORDINATOR], "040 000 1001", "työkykykoordinaattori",
+     Unit.WORK_ABILITY_SERVICES),
+    ("koordinaattori.ville", "Ville Keksitty", [Role.COORDINATOR], "040 000 1002", "työkykykoordinaattori",
+     Unit.WORK_ABILITY_SERVICES),
+    ("sosiaalityo.pekka", "Pekka Esimerkki", [Role.CASE_MANAGER], "040 000 1003", "sosiaalityöntekijä",
+     Unit.SOCIAL_WORK),
+    ("tyollisyys.eeva", "Eeva Mallikas", [Role.CASE_MANAGER], "040 000 1006", "työllisyysasiantuntija",
+     Unit.EMPLOYMENT_SERVICES),
+    ("esihenkilo.maria", "Maria Malli", [Role.TEAM_LEAD, Role.MANAGER], "040 000 1004", "palveluesihenkilö",
+     Unit.WORK_ABILITY_SERVICES),
+    ("tiimi.terttu", "Terttu Testi", [Role.COORDINATOR], "040 000 1005", "psykiatrinen sairaanhoitaja",
+     Unit.MENTAL_HEALTH_SUBSTANCE_ABUSE),
 ]
+TEAM = ("demo-tiimi", "Työkykytiimi (kuvitteellinen kunta)", "Esimerkkilä")
+# A network partner's account: the health station's nurse answers the referrals addressed to it.
+PARTNER_ACCOUNT = ("kumppani.terveysasema", "Hilkka Hoitaja", "terveydenhoitaja", "Terveysasema Esimerkkilä")
+DEMO_USERS = [row[0] for row in STAFF] + [PARTNER_ACCOUNT[0]]
+PASSWORD_VARIABLE = "POLKU_DEMO_PASSWORD"
+PASSWORD_FILE = "demo_password"
 PARTNERS = [  # (label, organisation, kind, unit)
     ("employment", "Työllisyyspalvelut (kuvitteellinen kunta)", PartnerKind.EMPLOYMENT_SERVICES, "Työkykytiimi"),
     ("health", "Terveysasema Esimerkkilä", PartnerKind.HEALTH_CARE, "Työttömien terveyspalvelut"),
@@ -74,6 +98,7 @@ DEMO = [
     ("Harjoitus Hirvonen", "change-handover", "koordinaattori.anna"),
     ("Koe Väisänen", "follow-up", "koordinaattori.ville"),
     ("Keksitty Laitinen", "services", "sosiaalityo.pekka"),
+    ("Testi Kettunen", "changed", "koordinaattori.ville"),  # the employment services official took over
 ]
 
 # Needs mapping answers: light needs with a clear path (basic services), an own worker, or broad needs.
@@ -86,10 +111,14 @@ BROAD = {"physicalRating": 2, "psychologicalRating": 3, "socialRating": 2, "cogn
          "hasOwnWorker": False, "socialWelfareClient": False, "motivation": "some",
          "existingServices": "Työllisyyspalvelut; terveysasema", "clientView": "En tiedä, mistä saisin apua."}
 PLAN = {"mainGoal": "Työkokeilu omalla alalla",
-        "intermediateGoals": "Terveystarkastus 1 kk; kuntouttava työtoiminta 3 kk",
         "divisionOfLabour": "Asiakasvastaava koordinoi; työllisyyspalvelut vastaa työkokeilusta",
-        "clientTasks": "Kykyviisari-itsearvio ennen seuraavaa tapaamista", "followUpInterval": "P3M"}
+        "followUpInterval": "P3M"}
 
+# A follow-up review re-rates the four dimensions and asks whether the client knows their case manager;
+# the closure rates them once more and asks for the client's feedback.
+REVIEW = {"physicalRating": 2, "psychologicalRating": 2, "socialRating": 1, "cognitiveRating": 1,
+          "clientKnowsCaseManager": "yes", "dimensionChanges": "Mieliala kohentunut"}
+CLOSURE_RATINGS = {"physicalRating": 1, "psychologicalRating": 1, "socialRating": 0, "cognitiveRating": 0}
 
 
 class Demo:
@@ -101,12 +130,24 @@ class Demo:
         self.registry = load()
         self.partners: dict[str, int] = {}
 
-    def seed(self) -> None:
-        """Staff and network partners the demo cases refer to."""
+    def seed(self, password: str | None = None) -> None:
+        """The team, its staff, a partner's account and the network partners the demo cases refer to."""
         now = self.services.clock()
         with self.engine.db.transaction() as session:
-            for user_id, name, roles, phone in STAFF:
-                add_user(session, user_id, name, roles, now, email=f"{user_id}@example.invalid", phone=phone)
+            team_id, team_name, municipality = TEAM
+            add_team(session, team_id, team_name, now, municipality=municipality)
+            for user_id, name, roles, phone, title, staff_unit in STAFF:
+                user = add_user(session, user_id, name, roles, now, email=f"{user_id}@example.invalid", phone=phone)
+                user.title, user.unit = title, staff_unit
+                if password is not None:
+                    user.set_password(password)
+                add_member(session, team_id, user_id)
+            partner_id, partner_name, partner_title, organisation = PARTNER_ACCOUNT
+            partner = add_user(session, partner_id, partner_name, [Role.PARTNER], now,
+                               email=f"{partner_id}@example.invalid")
+            partner.title, partner.unit, partner.organisation = partner_title, Unit.HEALTH_STATION, organisation
+            if password is not None:
+                partner.set_password(password)
             for label, organisation, kind, unit in PARTNERS:
                 self.partners[label] = add_partner(session, organisation, kind, unit=unit,
                                                    email=f"{label}@example.invalid").id
@@ -133,7 +174,11 @@ class Demo:
 
     def plan(self, manager: str) -> dict[str, Any]:
         due = (self.services.clock() + timedelta(days=30)).date().isoformat()
-        return {**PLAN, "nextMeeting": due, "clientAgreed": True, "services": [
+        return {**PLAN, "nextMeeting": due, "clientAgreed": True,
+                "intermediateGoals": [{"goal": "Terveystarkastus tehty", "targetDate": due},
+                                      {"goal": "Kuntouttava työtoiminta aloitettu", "targetDate": due}],
+                "clientTasks": [{"task": "Kykyviisari-itsearvio ennen seuraavaa tapaamista", "due": due}],
+                "services": [
             {"serviceType": "health_check", "provider": "Terveysasema Esimerkkilä",
              "partnerId": self.partners["health"], "responsible": "Kuvitteellinen terveydenhoitaja", "startDue": due},
             {"serviceType": "work_trial", "provider": "Työllisyyspalvelut (kuvitteellinen kunta)",
@@ -210,6 +255,16 @@ class Demo:
         if step in ("services", "no-consent"):
             return
         self.answer_all(case_id, key)
+        if step == "changed":  # a better fit: the team lead hands the case to the employment services official
+            self.engine.correlate("caseManagerChange", business_key=key, variables={
+                "changeRequestedBy": "esihenkilo.maria"})
+            self.task(case_id, "name_new_case_manager", {"newCaseManager": "tyollisyys.eeva",
+                                                         "changeReason": "better_fit"}, actor="esihenkilo.maria")
+            self.task(case_id, "confirm_handover_old", {"handoverNotesOld": "Työkokeilu työllisyyspalveluissa",
+                                                        "jointMeetingDate": self.services.clock().date().isoformat()},
+                      actor=manager)
+            self.task(case_id, "confirm_handover_new", {"handoverConfirmed": True}, actor="tyollisyys.eeva")
+            return
         if step in ("change-requested", "change-handover"):
             self.engine.correlate("caseManagerChange", business_key=key, variables={
                 "changeRequestedBy": "esihenkilo.maria"})
@@ -225,17 +280,20 @@ class Demo:
         if step == "follow-up-review":
             return
         if step == "revised-plan":
-            self.task(case_id, "follow_up_review", {"followUpDecision": "revise_plan", "goalProgress": "ongoing"},
-                      actor=manager)
+            self.task(case_id, "follow_up_review", {**REVIEW, "followUpDecision": "revise_plan",
+                                                    "goalProgress": "ongoing"}, actor=manager)
             return
-        self.task(case_id, "follow_up_review", {"followUpDecision": "close", "goalProgress": "reached"},
-                  actor=manager)
+        self.task(case_id, "follow_up_review", {**REVIEW, "followUpDecision": "close", "goalProgress": "reached",
+                                                "physicalRating": 1, "psychologicalRating": 1}, actor=manager)
         if step == "handover":
             return
         self.task(case_id, "handover_plan", {
             "closureReason": "employment" if number % 2 else "vocational_rehabilitation",
             "nextResponsible": "Työllisyyspalvelut, Kuvitteellinen Virkailija",
-            "nextResponsibleContact": "029 000 0000", "continuationPlan": "Työkokeilu jatkuu"}, actor=manager)
+            "nextResponsibleContact": "029 000 0000", "continuationPlan": "Työkokeilu jatkuu", **CLOSURE_RATINGS,
+            **({"feedbackResponse": "answered", "feedbackKnewWhomToContact": 5, "feedbackGotServices": 4,
+                "feedbackWasHeard": 4, "feedbackComments": "Tiesin koko ajan, keneen ottaa yhteyttä."}
+               if number % 2 else {"feedbackResponse": "declined"})}, actor=manager)
         if step == "handover-meeting":
             return
         self.task(case_id, "handover_meeting", {
@@ -248,10 +306,11 @@ def self_referred(number: int, step: str) -> bool:
     return number % 5 == 0 or step == "referral"
 
 
-def load_demo(engine: Any, services: Services) -> list[str]:
-    """Seed staff and partners, start one case per demo client and drive it to its step; returns the case ids."""
+def load_demo(engine: Any, services: Services, password: str | None = None) -> list[str]:
+    """Seed the team, staff and partners, start one case per demo client and drive it to its step; returns the
+    case ids. With a `password` every demo account can sign in with it; without, none can."""
     demo = Demo(engine, services)
-    demo.seed()
+    demo.seed(password)
     ids: list[str] = []
     codes: dict[str, str] = {}
     for number, (name, step, manager) in enumerate(DEMO, start=1):
@@ -263,3 +322,46 @@ def load_demo(engine: Any, services: Services) -> list[str]:
         ids.append(case_id)
         demo.drive(case_id, f"DEMO-{number:03d}", step, manager, number)
     return ids
+
+
+@dataclass(frozen=True)
+class DemoPassword:
+    """The demo staff's password and where it came from (the environment, or a file under var/)."""
+
+    password: str
+    file: Path | None  # None: from POLKU_DEMO_PASSWORD
+    created: bool  # generated just now: shown once
+
+
+def demo_password(var_dir: Path, env: dict[str, str] | None = None) -> DemoPassword:
+    """POLKU_DEMO_PASSWORD, else the one in var/demo_password, generated (owner-only file) when missing."""
+    env = dict(os.environ if env is None else env)
+    given = env.get(PASSWORD_VARIABLE, "")
+    if given:
+        if len(given) < MIN_PASSWORD_LENGTH:
+            raise ValueError(f"{PASSWORD_VARIABLE} needs at least {MIN_PASSWORD_LENGTH} characters")
+        return DemoPassword(given, None, False)
+    path = var_dir / PASSWORD_FILE
+    private_dir(var_dir)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        kept = path.read_text().strip()
+        if not kept:
+            raise RuntimeError(f"{path} is empty; delete it or set {PASSWORD_VARIABLE}") from None
+        return DemoPassword(kept, path, False)
+    password = secrets.token_urlsafe(12)  # 16 characters, 96 bits
+    with os.fdopen(fd, "w") as handle:
+        handle.write(password + "\n")
+    return DemoPassword(password, path, True)
+
+
+def sign_in_note(password: DemoPassword) -> str:
+    """What `polku serve` prints about the demo accounts: the password only the once it was generated."""
+    users = ", ".join(DEMO_USERS)
+    if password.file is None:
+        return f"Demo staff sign in with the password in {PASSWORD_VARIABLE}: {users}"
+    if password.created:
+        return (f"Demo staff sign in with the password {password.password} (kept in {password.file}, shown only "
+                f"now): {users}")
+    return f"Demo staff sign in with the password kept in {password.file}: {users}"

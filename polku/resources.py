@@ -7,11 +7,19 @@ from pathlib import Path
 RESOURCE_SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn", ".form")
 
 
+FORMS_DIR = "forms"  # Camunda Forms kept beside the diagrams that link them: bpmn/forms/*.form
+
+
 def collect_dir(path: Path) -> dict[str, bytes]:
-    """The deployable files directly in a directory (empty when it does not exist)."""
+    """The deployable files directly in a directory and its forms/ folder (empty when it does not exist)."""
     if not path.is_dir():
         return {}
-    return {p.name: p.read_bytes() for p in sorted(path.iterdir()) if p.name.endswith(RESOURCE_SUFFIXES)}
+    files = {p.name: p.read_bytes() for p in sorted(path.iterdir()) if p.name.endswith(RESOURCE_SUFFIXES)}
+    forms = path / FORMS_DIR
+    if forms.is_dir():
+        files.update({f"{FORMS_DIR}/{p.name}": p.read_bytes() for p in sorted(forms.iterdir())
+                      if p.name.endswith(".form")})
+    return files
 
 
 def collect(paths: tuple[str, ...] | list[str]) -> dict[str, bytes]:

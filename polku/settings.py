@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,10 +35,17 @@ class Settings:
     base_url: str = ""  # POLKU_BASE_URL: links in responses start with it; default http://HOST:PORT
     show_overview: str = "local"  # POLKU_SHOW_OVERVIEW: who sees / (local: this machine only; all; off)
     hsts: bool = False  # POLKU_HSTS: send Strict-Transport-Security on every response (TLS ends at a proxy)
+    inbox_full_names: bool = False  # POLKU_INBOX_FULL_NAMES: the inbox shows clients' full names, not initials
     sign_in_limit_account: int = 10  # POLKU_SIGN_IN_LIMIT_ACCOUNT: failed sign-ins per account in the window, then 429
     sign_in_limit_address: int = 50  # POLKU_SIGN_IN_LIMIT_ADDRESS: failed sign-ins per client address in the window
     sign_in_window_s: int = 900  # POLKU_SIGN_IN_WINDOW_S: seconds a failed sign-in counts against both
     session_idle_minutes: int = 30  # POLKU_SESSION_IDLE_MINUTES: a signed-in session ends after this long idle
+    sign_in_rate_limit: str = "20 per minute"  # POLKU_SIGN_IN_RATE_LIMIT: sign-in form posts per address
+    oidc: dict[str, Any] | None = field(default=None, repr=False)  # POLKU_OIDC_*: the identity provider (a secret)
+    web_processes: int = 1  # POLKU_WEB_PROCESSES: gunicorn worker processes (1 with SQLite: see polku.web_server)
+    web_threads: int = 8  # POLKU_WEB_THREADS: threads per web process
+    staffing_check_minutes: int = 15  # POLKU_STAFFING_CHECK_MINUTES: how often staffing alarms become tasks
+    inform_client_days: int = 3  # POLKU_INFORM_CLIENT_DAYS: a client not told of their case manager by then alarms
     limits: Limits = Limits()  # POLKU_MAX_DIAGRAM_BYTES, POLKU_MAX_DIAGRAM_ELEMENTS, POLKU_SCRIPT_MEMORY_MB
 
     @classmethod
@@ -63,10 +71,17 @@ class Settings:
             base_url=_base_url(env.get("POLKU_BASE_URL") or f"http://{_url_host(host)}:{port}"),
             show_overview=_choice(env, "POLKU_SHOW_OVERVIEW", cls.show_overview, OVERVIEW_AUDIENCES),
             hsts=_flag(env, "POLKU_HSTS"),
+            inbox_full_names=_flag(env, "POLKU_INBOX_FULL_NAMES"),
             sign_in_limit_account=_number(env, "POLKU_SIGN_IN_LIMIT_ACCOUNT", cls.sign_in_limit_account),
             sign_in_limit_address=_number(env, "POLKU_SIGN_IN_LIMIT_ADDRESS", cls.sign_in_limit_address),
             sign_in_window_s=_number(env, "POLKU_SIGN_IN_WINDOW_S", cls.sign_in_window_s),
             session_idle_minutes=_number(env, "POLKU_SESSION_IDLE_MINUTES", cls.session_idle_minutes),
+            sign_in_rate_limit=_rate_limit(env, "POLKU_SIGN_IN_RATE_LIMIT", cls.sign_in_rate_limit),
+            oidc=oidc_settings(env),
+            web_processes=_number(env, "POLKU_WEB_PROCESSES", cls.web_processes),
+            web_threads=_number(env, "POLKU_WEB_THREADS", cls.web_threads),
+            staffing_check_minutes=_number(env, "POLKU_STAFFING_CHECK_MINUTES", cls.staffing_check_minutes),
+            inform_client_days=_number(env, "POLKU_INFORM_CLIENT_DAYS", cls.inform_client_days),
             limits=engine_limits(env),
         )
 
@@ -74,9 +89,10 @@ class Settings:
         """What the web app reads from its Flask config (webapp.create_app documents each key)."""
         return {"MAX_CONTENT_LENGTH": self.max_request_bytes, "MAX_VARIABLE_BYTES": self.max_variable_bytes,
                 "BASE_URL": self.base_url, "SHOW_OVERVIEW": self.show_overview, "HSTS": self.hsts,
-                "SIGN_IN_LIMIT_ACCOUNT": self.sign_in_limit_account,
+                "INBOX_FULL_NAMES": self.inbox_full_names, "SIGN_IN_LIMIT_ACCOUNT": self.sign_in_limit_account,
                 "SIGN_IN_LIMIT_ADDRESS": self.sign_in_limit_address, "SIGN_IN_WINDOW_S": self.sign_in_window_s,
                 "SESSION_IDLE_MINUTES": self.session_idle_minutes, "SECRET_KEY": self.session_key(),
+                "SIGN_IN_RATE_LIMIT": self.sign_in_rate_limit, "OIDC": self.oidc,
                 "SESSION_COOKIE_SECURE": self.base_url.startswith("https://")}
 
     def session_key(self) -> str:
@@ -99,6 +115,53 @@ def _number(env: dict[str, str], name: str, default: int) -> int:
     if not text.isascii() or not text.isdigit() or int(text) < 1:
         raise ValueError(f"{name} must be a positive whole number, not {text!r}")
     return int(text)
+
+
+def _rate_limit(env: dict[str, str], name: str, default: str) -> str:
+    """A Flask-Limiter limit such as `20 per minute` or `5/second`; refused at start when it cannot be read."""
+    from limits import parse_many
+
+    text = env.get(name, "").strip() or default
+    try:
+        parse_many(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a rate such as '20 per minute', not {text!r}") from None
+    return text
+
+
+def oidc_settings(env: dict[str, str]) -> dict[str, Any] | None:
+    """The identity provider from POLKU_OIDC_ISSUER, _CLIENT_ID, _CLIENT_SECRET (environment only, never in the
+    repository), _NAME, _ROLES_CLAIM (groups), _SCOPES and _GROUP_MAP (JSON: claim value -> roles and team)."""
+    issuer = env.get("POLKU_OIDC_ISSUER", "").strip()
+    if not issuer:
+        return None
+    client_id = env.get("POLKU_OIDC_CLIENT_ID", "").strip()
+    secret = env.get("POLKU_OIDC_CLIENT_SECRET", "")
+    if not client_id or not secret:
+        raise ValueError("POLKU_OIDC_ISSUER needs POLKU_OIDC_CLIENT_ID and POLKU_OIDC_CLIENT_SECRET as well")
+    parts = urlsplit(issuer)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"POLKU_OIDC_ISSUER must be the provider's https URL, not {issuer!r}")
+    try:
+        group_map = json.loads(env.get("POLKU_OIDC_GROUP_MAP", "").strip() or "{}")
+    except ValueError:
+        raise ValueError("POLKU_OIDC_GROUP_MAP must be JSON such as "
+                         '{"polku-coordinators": {"roles": ["coordinator"], "team": "turku"}}') from None
+    if not isinstance(group_map, dict) or not group_map:
+        raise ValueError("POLKU_OIDC_GROUP_MAP must map at least one claim value to Polku roles: without it "
+                         "nobody could sign in through the provider")
+    from casework.users import Role
+
+    known = {r.value for r in Role}
+    for claim, grant in group_map.items():
+        roles = grant.get("roles") if isinstance(grant, dict) else None
+        if not isinstance(roles, list) or not roles or not set(roles) <= known:
+            raise ValueError(f"POLKU_OIDC_GROUP_MAP[{claim!r}] must have 'roles', a list of {', '.join(sorted(known))}")
+    return {"issuer": issuer, "client_id": client_id, "client_secret": secret,
+            "name": env.get("POLKU_OIDC_NAME", "").strip() or parts.hostname,
+            "roles_claim": env.get("POLKU_OIDC_ROLES_CLAIM", "").strip() or "groups",
+            "scopes": env.get("POLKU_OIDC_SCOPES", "").strip() or "openid profile email",
+            "group_map": group_map}
 
 
 def _flag(env: dict[str, str], name: str) -> bool:

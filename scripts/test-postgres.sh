@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs the test suite again against PostgreSQL. Under CI=true an unreachable server is a failure.
+# The browser tests (tests/browser, marker `browser`) run on SQLite only: they drive the pages, not the SQL.
 set -euo pipefail
 url="${1:-postgresql://postgres@127.0.0.1:5432/postgres}"
 if ! .venv/bin/python -c "import psycopg,sys; psycopg.connect(sys.argv[1]).close()" "$url" 2>/dev/null; then
@@ -10,4 +11,4 @@ if ! .venv/bin/python -c "import psycopg,sys; psycopg.connect(sys.argv[1]).close
   echo "PostgreSQL at $url is not reachable: skipping the PostgreSQL run (set CI=true to make this fail)" >&2
   exit 0
 fi
-POLKU_TEST_POSTGRES="$url" .venv/bin/python -m pytest
+POLKU_TEST_POSTGRES="$url" .venv/bin/python -m pytest -m "not browser"

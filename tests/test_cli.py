@@ -283,3 +283,74 @@ def test_bad_database_url_gives_a_message(polku, tmp_path, database):
     result = polku("cases", database=database.format(tmp=tmp_path))
     assert result.returncode != 0
     assert result.stderr.strip()
+
+
+# -- staff accounts and teams -------------------------------------------------------------------------------
+@pytest.fixture
+def staff_cli(database_url: str, tmp_path: Path):
+    """`polku` against the test database, with standard input (the password) when given."""
+    env = {**os.environ, "POLKU_DATABASE_URL": database_url, "POLKU_SECRET_KEY": "cli-test-secret-key"}
+    env.pop("POLKU_DEBUG", None)
+
+    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([str(POLKU), *args], input=stdin, env=env, cwd=tmp_path, capture_output=True,
+                                text=True, timeout=120, check=False)
+        assert "Traceback" not in result.stderr + result.stdout, result.stderr
+        return result
+
+    return run
+
+
+def test_a_team_and_its_people_from_the_command_line(staff_cli, database_url: str) -> None:
+    from casework.teams import group_members
+    from casework.users import Unit, authenticate_password
+    from engine.db import Database
+
+    added = staff_cli("team", "add", "iisalmi", "--name", "Iisalmen työkykytiimi", "--municipality", "Iisalmi")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.startswith("added team iisalmi: answers for coordinators (coordinator)")
+    people = [("virkailija.eeva", "case_manager", "työllisyysasiantuntija", "employment_services"),
+              ("sosiaalityo.saara", "case_manager", "sosiaalityöntekijä", "social_work"),
+              ("esihenkilo.erkki", "team_lead", "palveluesihenkilö", "work_ability_services")]
+    for name, role, title, unit in people:
+        result = staff_cli("user", "add", name, "--role", role, "--team", "iisalmi", "--title", title,
+                           "--unit", unit, stdin="a long enough password\n")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == f"added {name} ({role}) in iisalmi\n"
+
+    listing = staff_cli("user", "list").stdout.splitlines()
+    assert ("sosiaalityo.saara  case_manager  active  password  tokens: 0  title: sosiaalityöntekijä  "
+            "unit: social_work  teams: iisalmi") in listing
+    teams = staff_cli("team", "list").stdout.splitlines()
+    assert teams == ["iisalmi  Iisalmen työkykytiimi  municipality: Iisalmi  groups: coordinators(coordinator),"
+                     "teamLeads(team_lead),workAbilityTeam  members: esihenkilo.erkki,sosiaalityo.saara,"
+                     "virkailija.eeva"]
+    database = Database(database_url)
+    try:
+        with database.transaction() as session:
+            assert [u.id for u in group_members(session, "teamLeads")] == ["esihenkilo.erkki"]
+            assert len(group_members(session, "workAbilityTeam")) == 3
+            official = authenticate_password(session, "virkailija.eeva", "a long enough password")
+            assert official is not None and (official.title, official.unit) == ("työllisyysasiantuntija",
+                                                                                Unit.EMPLOYMENT_SERVICES)
+    finally:
+        database.dispose()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("user", "add", "x.y", "--role", "case_manager", "--unit", "tax_office"), "unknown unit 'tax_office'"),
+    (("user", "add", "x.y", "--role", "case_manager", "--team", "nowhere"), "no team 'nowhere'"),
+    (("user", "add", "x.y", "--role", "wizard"), "unknown role 'wizard'"),
+    (("team", "add", "two words", "--name", "T"), "a team id is one word"),
+])
+def test_bad_user_and_team_input_gives_a_message_and_adds_nothing(staff_cli, args, message) -> None:
+    result = staff_cli(*args, stdin="a long enough password\n")
+    assert result.returncode == 1 and message in result.stderr, result.stderr
+    assert "x.y" not in staff_cli("user", "list").stdout
+    assert staff_cli("team", "list").stdout == "no teams; add one with: polku team add ID --name NAME\n"
+
+
+def test_a_team_id_is_added_once(staff_cli) -> None:
+    assert staff_cli("team", "add", "t1", "--name", "Tiimi").returncode == 0
+    again = staff_cli("team", "add", "t1", "--name", "Toinen")
+    assert again.returncode == 1 and "team 't1' already exists" in again.stderr

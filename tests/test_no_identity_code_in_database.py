@@ -79,8 +79,8 @@ def build_demo(engine: Engine) -> tuple[list[str], dict[str, tuple[str, str]]]:
 def test_the_demo_leaves_no_identity_code_and_no_name_out_of_place(engine: Engine, database_url: str) -> None:
     ids, clients = build_demo(engine)
     repeats = sum(step == "duplicate" for _, step, _ in DEMO)  # a client with an open case referred again
-    assert len(ids) == len(DEMO) == 32 and len(clients) == len(DEMO) - repeats
-    generated = {fictitious_code(date(1970, 1, 1) + timedelta(days=397 * n), 900 + n) for n in range(1, 33)}
+    assert len(ids) == len(DEMO) >= 30 and len(clients) == len(DEMO) - repeats
+    generated = {fictitious_code(date(1970, 1, 1) + timedelta(days=397 * n), 900 + n) for n in range(1, len(DEMO) + 1)}
     codes = {code for _, code in clients.values()} | generated  # the one left unused by the repeat referral too
     assert all(CODE_PATTERN.fullmatch(code) for code in codes)
 

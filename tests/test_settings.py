@@ -33,18 +33,20 @@ def test_web_settings_defaults_and_overrides() -> None:
                                      "BASE_URL": "http://127.0.0.1:5000", "SHOW_OVERVIEW": "local", "HSTS": False,
                                      "SIGN_IN_LIMIT_ACCOUNT": 10, "SIGN_IN_LIMIT_ADDRESS": 50, "SIGN_IN_WINDOW_S": 900,
                                      "SESSION_IDLE_MINUTES": 30, "SECRET_KEY": defaults.session_key(),
-                                     "SESSION_COOKIE_SECURE": False}
+                                     "SESSION_COOKIE_SECURE": False, "SIGN_IN_RATE_LIMIT": "20 per minute",
+                                     "OIDC": None, "INBOX_FULL_NAMES": False}
     assert defaults.session_key() != defaults.secret_key  # the cookie key is derived, never the secret itself
     custom = Settings.from_env({**base, "POLKU_MAX_REQUEST_BYTES": "2000000", "POLKU_MAX_VARIABLE_BYTES": "5000",
                                 "POLKU_BASE_URL": "https://polku.example.fi/", "POLKU_SHOW_OVERVIEW": "ALL",
                                 "POLKU_HSTS": "true", "POLKU_SIGN_IN_LIMIT_ACCOUNT": "5",
                                 "POLKU_SIGN_IN_LIMIT_ADDRESS": "20", "POLKU_SIGN_IN_WINDOW_S": "3600",
-                                "POLKU_SESSION_IDLE_MINUTES": "15"})
+                                "POLKU_SESSION_IDLE_MINUTES": "15", "POLKU_INBOX_FULL_NAMES": "yes"})
     assert custom.web_config() == {"MAX_CONTENT_LENGTH": 2_000_000, "MAX_VARIABLE_BYTES": 5000,
                                    "BASE_URL": "https://polku.example.fi", "SHOW_OVERVIEW": "all", "HSTS": True,
                                    "SIGN_IN_LIMIT_ACCOUNT": 5, "SIGN_IN_LIMIT_ADDRESS": 20, "SIGN_IN_WINDOW_S": 3600,
                                    "SESSION_IDLE_MINUTES": 15, "SECRET_KEY": custom.session_key(),
-                                   "SESSION_COOKIE_SECURE": True}
+                                   "SESSION_COOKIE_SECURE": True, "SIGN_IN_RATE_LIMIT": "20 per minute",
+                                   "OIDC": None, "INBOX_FULL_NAMES": True}
     assert Settings.from_env({**base, "POLKU_HOST": "0.0.0.0", "POLKU_PORT": "8080"}).base_url == "http://localhost:8080"
     assert Settings.from_env({**base, "POLKU_HOST": "::1"}).base_url == "http://[::1]:5000"
 

@@ -24,6 +24,9 @@ DEFAULTS: dict[str, Any] = {
     "SIGN_IN_LIMIT_ADDRESS": 50,  # failed sign-ins per client address in the window (POLKU_SIGN_IN_LIMIT_ADDRESS)
     "SIGN_IN_WINDOW_S": 900,  # seconds a failed sign-in counts (POLKU_SIGN_IN_WINDOW_S)
     "IDENTITY_CODE_KEYS": None,  # casework IdentityCodeKeys (POLKU_SECRET_KEY): without, a referral's code is refused
+    "SIGN_IN_RATE_LIMIT": "20 per minute",  # posts of the sign-in form per address (POLKU_SIGN_IN_RATE_LIMIT)
+    "INBOX_FULL_NAMES": False,  # the inbox shows clients' full names, not initials (POLKU_INBOX_FULL_NAMES)
+    "OIDC": None,  # the identity provider (webapp.auth.oidc.OidcConfig fields; POLKU_OIDC_*); None: passwords only
     "SESSION_IDLE_MINUTES": 30,  # a session ends after this long without a request (POLKU_SESSION_IDLE_MINUTES)
     "SESSION_COOKIE_NAME": "polku_session",
     "SESSION_COOKIE_HTTPONLY": True,
@@ -45,7 +48,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = secrets.token_hex(32)  # sessions end with the process; POLKU_SECRET_KEY keeps them
     from flask_wtf.csrf import CSRFProtect
 
-    from webapp import auth, engine_rest, home, i18n, overview, security_headers, sign_in_throttle
+    from webapp import api, auth, engine_rest, home, i18n, inbox, overview, security_headers, sign_in_throttle, tasks
 
     security_headers.init_app(app)
     sign_in_throttle.init_app(app)
@@ -54,9 +57,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.exempt(engine_rest.bp)  # machines authenticate every call there (Basic or bearer); no cookie, no CSRF
     app.register_error_handler(Exception, _unexpected)
     home.init_app(app)
-    app.register_blueprint(auth.bp)
+    auth.init_app(app)  # the blueprint, its rate limit and the OIDC client
     app.register_blueprint(overview.bp)
     app.register_blueprint(engine_rest.bp)
+    app.register_blueprint(api.bp)  # /api/openapi.json describes /engine-rest and /api
+    app.register_blueprint(tasks.bp)
+    app.register_blueprint(inbox.bp)
     return app
 
 

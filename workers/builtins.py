@@ -16,6 +16,8 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "workers.plan",
     "workers.network",
     "workers.closure",
+    "workers.follow_up",
+    "workers.network_meeting",
     "workers.notifications",
     "workers.letters",
 )

@@ -1,7 +1,17 @@
 """The `record-assignment` topic: the named case manager goes into the assignment history.
 
 Both the first naming (after the coordinator decision or the team review) and a change (the event
-subprocess) come here; on a change the old case manager's open tasks of the case move to the new one.
+subprocess) come here. On a change the new case manager takes over everything of the case:
+- the assignment history gets the new one (with their title and unit) under the case row lock;
+- the old one's open tasks of the case move to the new one through the engine's case transaction
+  (`Engine.reassign`), so the task rows, the saved case and each task's history agree;
+- `caseManager` changes wherever the case holds it (`Engine.set_held_variables`): the process scope
+  (as the diagram's output parameter does too) and each running called process (service coordination),
+  which keeps its own copy; so every later task, reminder and alert computed from `${caseManager}`
+  names the new one. A staff notification computed before the change and still addressed to a former
+  case manager of the case goes to the current one (casework.case_manager.case_manager_now).
+The engine work runs after the casework transaction committed and is idempotent, so a job that runs
+twice (its lock ran out, or the engine call failed and it is retried) moves nothing twice.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from workers.handler import Failure, JobContext, handler
 from workers.variables import required, text
 
 TOPIC = "record-assignment"
+CASE_MANAGER = "caseManager"  # the process variable naming the case manager (bpmn/: assignees, recipients)
 
 
 @handler(TOPIC)
@@ -45,8 +56,9 @@ def record_assignment(ctx: JobContext) -> Mapping[str, Any]:
         # e.g. the person named is deactivated or has no case manager role: a person must correct the form
         raise Failure(f"{TOPIC}: {err}", retries=0) from err
     if previous and previous != assigned and svc.engine is not None:
-        # through the case transaction: the task rows, the saved case and each task's history agree
-        svc.engine.reassign(ctx.case_id, previous, assigned,
-                            actor=text(ctx.variables.get("changeRequestedBy")) or ctx.worker_id or TOPIC,
+        actor = text(ctx.variables.get("changeRequestedBy")) or ctx.worker_id or TOPIC
+        svc.engine.reassign(ctx.case_id, previous, assigned, actor=actor,
                             reason=f"case manager change: {reason.value}")
-    return {}
+        # the called processes (service coordination) hold their own copy of caseManager: it changes with the rest
+        svc.engine.set_held_variables(ctx.case_id, {CASE_MANAGER: assigned}, actor=actor)
+    return {CASE_MANAGER: assigned}

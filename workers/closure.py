@@ -1,5 +1,6 @@
 """How a case ends: `record-destination` (no case manager needed: guided to basic services or the own
-worker) and `record-closure` (the warm handover at the end of case management)."""
+worker), `closure-evaluation` (the ratings, destination and client feedback at closure, kept for the
+evaluation) and `record-closure` (the warm handover at the end of case management)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ from typing import Any
 
 from casework.client_case import CaseStatus, ClosureReason, get_case, record_decision
 from casework.errors import CaseworkError
+from casework.evaluation import Feedback, FeedbackResponse, InvalidEvaluation, record_closure_evaluation
 from casework.handover import close_case
-from workers.handler import Failure, JobContext, handler
+from workers.follow_up import completed_by, ratings_of
+from workers.handler import BpmnError, Failure, JobContext, handler
 from workers.variables import as_date, required, text
+
+CLOSURE_INVALID = "CLOSURE_INVALID"
 
 # The basic-services destinations of the coordinator decision form, as the next responsible service.
 DESTINATIONS = {
@@ -65,3 +70,54 @@ def record_closure(ctx: JobContext) -> Mapping[str, Any]:
     except CaseworkError as err:
         raise Failure(f"record-closure: {err}", retries=0) from err
     return {}
+
+
+def _score(variables: Mapping[str, Any], name: str, problems: list[str]) -> int | None:
+    raw = variables.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(str(raw))
+    except ValueError:
+        problems.append(f"{name} must be a whole number 1-5")
+        return None
+
+
+def _reason(raw: str) -> ClosureReason:
+    try:
+        return CLOSURE_REASONS.get(raw) or ClosureReason(raw)
+    except ValueError:
+        raise Failure(f"unknown closureReason {raw!r}", retries=0) from None
+
+
+@handler("closure-evaluation")
+def evaluate_closure(ctx: JobContext) -> Mapping[str, Any]:
+    """Keeps the closure's ratings, destination and the client's feedback; what the case manager must
+    correct returns to the closure task (BPMN error CLOSURE_INVALID with `closureProblems`)."""
+    svc = ctx.need_services()
+    variables = ctx.variables
+    reason = _reason(required(variables, "closureReason", "closure-evaluation"))
+    by = completed_by(ctx, "handover_plan", text(variables.get("caseManager")) or "unknown")
+    problems: list[str] = []
+    ratings = ratings_of(variables, problems)
+    response = text(variables.get("feedbackResponse"))
+    try:
+        feedback = Feedback(FeedbackResponse(response or ""), _score(variables, "feedbackKnewWhomToContact", problems),
+                            _score(variables, "feedbackGotServices", problems),
+                            _score(variables, "feedbackWasHeard", problems),
+                            str(variables.get("feedbackComments") or ""))
+    except ValueError:
+        problems.append("say whether the client answered the feedback questions, on paper, declined or was "
+                        "not reached")
+        feedback = None
+    try:
+        if problems or feedback is None:
+            raise InvalidEvaluation(problems)
+        with svc.db.transaction() as session:
+            record_closure_evaluation(session, ctx.case_id, ratings, reason, feedback, by=by, at=svc.clock(),
+                                      next_responsible=text(variables.get("nextResponsible")))
+    except InvalidEvaluation as err:
+        raise BpmnError(CLOSURE_INVALID, str(err), {"closureProblems": "; ".join(err.problems)}) from err
+    except CaseworkError as err:
+        raise Failure(f"closure-evaluation: {err}", retries=0) from err
+    return {"closureProblems": None}

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from casework.case_manager import case_manager_now
 from casework.mail_templates import STAFF_KINDS, compose
 from casework.notification import enqueue
 from casework.users import Role, StaffUser, users_with_role
@@ -45,6 +46,8 @@ def staff_notification(ctx: JobContext) -> Mapping[str, Any] | None:
 
 
 def _enqueue_all(s: Session, ctx: JobContext, kind: str, recipient: str, now: datetime) -> None:
+    if recipient:  # a called process's copy of caseManager may name a former case manager of the case
+        recipient = case_manager_now(s, ctx.case_id, recipient)
     user = s.get(StaffUser, recipient) if recipient else None
     context = _case_context(s, ctx)
     if user is not None and user.active:

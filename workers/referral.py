@@ -43,7 +43,7 @@ def check_duplicate(ctx: JobContext) -> Mapping[str, Any]:
         if existing is not None:
             manager = current_case_manager(session, existing.case_id)
             return {**out, "openCaseId": existing.case_id, "openCaseManager": manager.user_id if manager else None}
-        open_case(session, ctx.case_id, client_id, now, referrer=text(variables.get("referrer")))
+        open_case(session, ctx.case_id, client_id, now, referrer=text(variables.get("referrer")), referral=variables)
     return out
 
 

@@ -38,8 +38,9 @@ class Services:
     keys: IdentityCodeKeys
     mail: MailSettings | None = None
     engine: Engine | None = None  # for handlers that act on tasks (reassigning a changed case manager's tasks)
+    base_url: str = ""  # POLKU_BASE_URL: links in mail to partners start with it
 
     @classmethod
-    def of(cls, engine: Engine, secret_key: str, mail: MailSettings | None = None) -> Services:
+    def of(cls, engine: Engine, secret_key: str, mail: MailSettings | None = None, base_url: str = "") -> Services:
         """The services of the engine's database and clock (so tests' clocks reach the handlers too)."""
-        return cls(engine.db, engine.clock, IdentityCodeKeys(secret_key), mail, engine)
+        return cls(engine.db, engine.clock, IdentityCodeKeys(secret_key), mail, engine, base_url)

@@ -12,13 +12,16 @@ from casework.letter.drafting import Person, PlanLine, PlanSummary, draft_letter
 from casework.letter.records import (
     NAMES_CASE_MANAGER,
     Delivery,
+    HowDelivered,
     Letter,
     LetterDraft,
     LetterKind,
     get_letter,
     letter_for_key,
     letters_of_case,
+    letters_to_deliver,
     letters_to_print,
+    mark_delivered,
     mark_emailed,
     mark_printed,
     store_letter,
@@ -27,8 +30,8 @@ from casework.letter.rendering import letter_filename, render_html, render_pdf
 from casework.letter.texts import format_date, letter_language
 
 __all__ = [
-    "NAMES_CASE_MANAGER", "Delivery", "Letter", "LetterDraft", "LetterKind", "Person", "PlanLine", "PlanSummary",
-    "draft_letter", "format_date", "get_letter", "letter_filename", "letter_for_key", "letter_language",
-    "letters_of_case", "letters_to_print", "mark_emailed", "mark_printed", "render_html", "render_pdf",
-    "store_letter", "write_letter",
+    "NAMES_CASE_MANAGER", "Delivery", "HowDelivered", "Letter", "LetterDraft", "LetterKind", "Person", "PlanLine",
+    "PlanSummary", "draft_letter", "format_date", "get_letter", "letter_filename", "letter_for_key",
+    "letter_language", "letters_of_case", "letters_to_deliver", "letters_to_print", "mark_delivered", "mark_emailed",
+    "mark_printed", "render_html", "render_pdf", "store_letter", "write_letter",
 ]

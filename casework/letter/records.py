@@ -30,6 +30,17 @@ class Delivery(enum.Enum):
     PRINT = "print"  # staff print it and post or hand it over (printed_at says when)
 
 
+class HowDelivered(enum.Enum):
+    """How the letter reached the client (the evaluation counts delivered letters, not written ones)."""
+
+    MAILED = "mailed"  # sent to the client's email address (queued in the outbox with the PDF)
+    PRINTED_AND_POSTED = "printed_and_posted"
+    HANDED_OVER = "handed_over"  # given to the client in person, e.g. at a meeting
+
+
+SYSTEM = "polku"  # delivered_by when Polku itself mailed the letter
+
+
 # Letters that tell the client who their case manager is: sending one fulfils "the client has been told".
 NAMES_CASE_MANAGER = frozenset({LetterKind.CASE_MANAGER_NAMED, LetterKind.CASE_MANAGER_CHANGED})
 
@@ -49,6 +60,9 @@ class Letter(CaseworkBase):
     delivery: Mapped[Delivery] = mapped_column(enum_type(Delivery))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     printed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivered_how: Mapped[HowDelivered | None] = mapped_column(enum_type(HowDelivered))
+    delivered_by: Mapped[str | None] = mapped_column(String(200))  # a staff user id, or "polku"
 
 
 @dataclass(frozen=True)
@@ -113,11 +127,46 @@ def _client_informed(session: Session, letter: Letter, at: datetime) -> None:
 
 
 def mark_emailed(session: Session, letter_id: int, at: datetime) -> Letter:
-    """The letter went to the outbox for the client's email address."""
+    """The letter went to the outbox for the client's email address: delivered by mail, by Polku."""
     letter = get_letter(session, letter_id)
     letter.delivery = Delivery.EMAIL
+    if letter.delivered_at is None:
+        _delivered(letter, HowDelivered.MAILED, at, SYSTEM)
     _client_informed(session, letter, at)
     return letter
+
+
+def mark_delivered(session: Session, letter_id: int, how: HowDelivered, at: datetime, by: str) -> Letter:
+    """Staff record that the letter reached the client (posted after printing, or handed over), when and by whom.
+
+    A letter is delivered once: recording it again is refused, so the first record stands. Delivering a
+    letter that names the current case manager records that the client was told.
+    """
+    letter = get_letter(session, letter_id)
+    if letter.delivered_at is not None:
+        how_before = letter.delivered_how.value if letter.delivered_how else "?"
+        raise Refused(f"the letter was already delivered ({how_before}, by {letter.delivered_by})")
+    if not by.strip():
+        raise Refused("say who delivered the letter")
+    if at < letter.created_at:
+        raise Refused("a letter cannot be delivered before it was written")
+    if how is HowDelivered.PRINTED_AND_POSTED and letter.printed_at is None:
+        letter.printed_at = at
+    _delivered(letter, how, at, by.strip())
+    _client_informed(session, letter, at)
+    return letter
+
+
+def _delivered(letter: Letter, how: HowDelivered, at: datetime, by: str) -> None:
+    letter.delivered_at = at
+    letter.delivered_how = how
+    letter.delivered_by = by
+
+
+def letters_to_deliver(session: Session) -> list[Letter]:
+    """Letters written for printing that nobody has recorded as delivered yet, oldest first."""
+    return list(session.scalars(select(Letter).where(Letter.delivery == Delivery.PRINT, Letter.delivered_at.is_(None))
+                                .order_by(Letter.created_at, Letter.id)))
 
 
 def mark_printed(session: Session, letter_id: int, at: datetime) -> Letter:

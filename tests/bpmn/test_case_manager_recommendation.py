@@ -158,7 +158,7 @@ def test_the_decision_form_offers_exactly_what_the_table_can_recommend() -> None
 
 
 def drive(variables: dict[str, Any]) -> dict[str, Any]:
-    files = {p.name: p.read_bytes() for p in [*BPMN.glob("*.bpmn"), *BPMN.glob("*.dmn")]}
+    files = {p.name: p.read_bytes() for p in [*BPMN.glob("*.bpmn"), *BPMN.glob("*.dmn"), *BPMN.glob("forms/*.form")]}
     start = {"clientId": "example-client", "basicServicesDestination": "typ", "caseManager": "koordinaattori.testi",
              "plannedServices": [], **variables}
     return simulate(files, process="work_ability_support", variables=start, drive=True)

@@ -81,7 +81,7 @@ def test_the_basic_services_exit_completes_as_the_readme_says():
     variables = json.loads(args[args.index("--vars") + 1])
     process = args[args.index("--process") + 1]
     assert re.search(rf"main process[^\n]*`{process}`", readme, re.IGNORECASE), "README names the main process"
-    files = {p.name: p.read_bytes() for p in [*BPMN_FILES, *BPMN.glob("*.dmn")]}
+    files = {p.name: p.read_bytes() for p in [*BPMN_FILES, *BPMN.glob("*.dmn"), *BPMN.glob("forms/*.form")]}
     result = simulate(files, process=process, variables=variables, drive=True)
     assert result["status"] == "completed", result
     assert result["path"][-3:] == ["record_destination", "guidance_letter", "guided_to_basic_services"]

@@ -68,7 +68,7 @@ def test_each_site_diagram_is_the_main_one_with_the_sites_decision_form() -> Non
 
 def test_the_iisalmi_directory_deploys_on_its_own() -> None:
     files = collect_dir(SITE)
-    assert set(files) == {"case-manager-recommendation.dmn", "service-coordination.bpmn", DIAGRAM}
+    assert set(files) == {"case-manager-recommendation.dmn", "service-coordination.bpmn", DIAGRAM, "forms/plan.form"}
     assert files["service-coordination.bpmn"] == (MAIN / "service-coordination.bpmn").read_bytes()
     deployment = DefinitionStore.validate(files)
     assert {"work_ability_support", "service_coordination"} <= set(deployment.processes)

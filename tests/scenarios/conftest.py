@@ -108,9 +108,11 @@ class World:
         kinds = {"employment": "work_trial", "health": "health_check", "ngo": "rehabilitative_work_activity"}
         providers = {"employment": "Työllisyyspalvelut", "health": "Terveysasema", "ngo": "Kuvitteellinen työpaja ry"}
         return {"mainGoal": "Työkokeilu omalla alalla" if not revision else "Osa-aikatyö omalla alalla",
-                "intermediateGoals": "Terveystarkastus tehty\nKuntouttava työtoiminta aloitettu",
+                "intermediateGoals": [{"goal": "Terveystarkastus tehty", "targetDate": due},
+                                      {"goal": "Kuntouttava työtoiminta aloitettu", "targetDate": due}],
                 "divisionOfLabour": "Asiakasvastaava koordinoi; työllisyyspalvelut vastaa työkokeilusta",
-                "clientTasks": "Kykyviisari-itsearvio ennen seuraavaa tapaamista", "followUpInterval": "P3M",
+                "clientTasks": [{"task": "Kykyviisari-itsearvio ennen seuraavaa tapaamista", "due": due}],
+                "followUpInterval": "P3M",
                 "nextMeeting": due, "clientAgreed": True,
                 "services": [{"serviceType": kinds[p], "provider": providers[p], "partnerId": self.partners[p],
                               "responsible": f"Kuvitteellinen yhteyshenkilö ({providers[p]})", "startDue": due}

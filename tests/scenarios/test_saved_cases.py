@@ -34,7 +34,12 @@ MANAGER = "koordinaattori.anna"
 
 def make_plan(world: World, case: str) -> dict[str, Any]:
     world.consent(case, "employment")
-    return world.plan("employment")
+    plan = world.plan("employment")
+    (task,) = [t for t in world.engine.open_tasks(case) if t.element_id == "make_plan"]
+    if (task.form or {}).get("fields"):  # saved before the plan was a Camunda Form: goals and tasks as text
+        plan["intermediateGoals"] = "\n".join(goal["goal"] for goal in plan["intermediateGoals"])
+        plan["clientTasks"] = "\n".join(row["task"] for row in plan["clientTasks"])
+    return plan
 
 
 # What each person answers, by element id, to bring any case to its end.

@@ -17,6 +17,7 @@ from casework import schema as casework_schema
 from casework.access_log import DisclosureLogEntry
 from casework.case_manager import assignment_history, current_case_manager, deactivate_and_request_changes
 from casework.client_case import CaseStatus, ClosureReason
+from casework.evaluation import closure_evaluation, reviews_of_case
 from engine.models import Base
 from tests.scenarios.conftest import BROAD, LIGHT, World
 
@@ -84,8 +85,9 @@ def test_full_path_plan_two_services_two_follow_ups_a_revision_and_a_warm_handov
     world.answer(case, "employment")
     # first follow-up: the review waits two weeks and the case manager is reminded, then carries on
     world.fire(case, "follow_up_due")
+    before = world.mail(case)
     world.fire(case, "follow_up_reminder_due")
-    assert world.mail(case)[-1] == "staff:koordinaattori.anna"
+    assert world.mail(case) == [*before, "staff:koordinaattori.anna"]  # one reminder
     world.task(case, "follow_up_review", {"followUpDecision": "continue", "goalProgress": "ongoing"},
                actor="koordinaattori.anna")
     # second follow-up: the plan is revised and a workshop is added
@@ -104,7 +106,11 @@ def test_full_path_plan_two_services_two_follow_ups_a_revision_and_a_warm_handov
     world.task(case, "handover_plan", {"closureReason": "employment",
                                        "nextResponsible": "Työllisyyspalvelut, Kuvitteellinen Virkailija",
                                        "nextResponsibleContact": "029 000 0000",
-                                       "continuationPlan": "Työsuhde alkaa, seuranta työllisyyspalveluissa"},
+                                       "continuationPlan": "Työsuhde alkaa, seuranta työllisyyspalveluissa",
+                                       "physicalRating": 1, "psychologicalRating": 1, "socialRating": 1,
+                                       "cognitiveRating": 0, "feedbackResponse": "paper",
+                                       "feedbackKnewWhomToContact": 5, "feedbackGotServices": 4,
+                                       "feedbackWasHeard": 5},
                actor="koordinaattori.anna")
     world.task(case, "handover_meeting", {"meetingDate": world.clock.now.date().isoformat(), "meetingHeld": True,
                                           "summaryForClient": "Jatkossa vastuussa työllisyyspalvelut."},
@@ -116,7 +122,11 @@ def test_full_path_plan_two_services_two_follow_ups_a_revision_and_a_warm_handov
     assert history(world, case) == [("koordinaattori.anna", "initial", "case_closed")]
     assert [p.version for p in world.plans(case)] == [1, 2]
     assert world.letters(case) == ["case_manager_named", "closure_summary"]
-    assert world.mail(case).count("staff:koordinaattori.anna") == 1  # the one reminder
+    with world.engine.db.transaction() as session:  # the evaluation data: three reviews and the closure
+        assert [r.decision.value for r in reviews_of_case(session, case)] == ["continue", "revise_plan", "close"]
+        assert [r.plan_version for r in reviews_of_case(session, case)] == [1, 1, 2]
+        closing = closure_evaluation(session, case)
+        assert closing is not None and closing.feedback_response.value == "paper"
 
 
 def test_team_review_decides_and_names_a_social_worker(world: World) -> None:

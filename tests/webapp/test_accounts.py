@@ -113,4 +113,4 @@ def test_polku_user_commands(database_url: str, engine: Engine, tmp_path: Path) 
         assert authenticate_token(session, token.stdout.strip(), engine.clock()).id == "bot"
         assert session.get(StaffUser, "x") is None
     listed = polku("list")
-    assert listed.stdout.strip() == "bot  integration,worker  active  password  tokens: 1"
+    assert listed.stdout.strip() == "bot  integration,worker  active  password  tokens: 1  title: -  unit: -  teams: -"

@@ -1,5 +1,5 @@
-"""Sign-in and sign-out (`/login`, `/logout`) and who is signed in (`webapp.auth.session`)."""
+"""Sign-in and sign-out (`/login`, `/logout`, OpenID Connect) and who is signed in (`webapp.auth.session`)."""
 
-from webapp.auth.views import bp
+from webapp.auth.views import bp, init_app
 
-__all__ = ["bp"]
+__all__ = ["bp", "init_app"]

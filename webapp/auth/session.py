@@ -8,7 +8,6 @@ SESSION_IDLE_MINUTES is over: the next request signs the person out and asks the
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -20,6 +19,12 @@ from casework.users import Role
 F = TypeVar("F", bound=Callable[..., Any])
 _UID = "uid"
 _SEEN = "seen"
+IDLE_NOTICE = "idle_minutes"  # set when a session ended for idleness: the sign-in page says so once
+
+
+def now_s() -> int:
+    """Seconds on the engine's clock (tests move a TestClock instead of waiting for a session to go idle)."""
+    return int(current_app.config["ENGINE"].clock().timestamp())
 
 
 def sign_in(user_id: str) -> None:
@@ -27,7 +32,7 @@ def sign_in(user_id: str) -> None:
     language = session.get("lang")
     session.clear()
     session[_UID] = user_id
-    session[_SEEN] = int(time.time())
+    session[_SEEN] = now_s()
     if language:
         session["lang"] = language
     session.permanent = True
@@ -49,10 +54,11 @@ def current_staff() -> Staff | None:
     staff = None
     user_id = session.get(_UID)
     if user_id:
-        idle_s = int(current_app.config["SESSION_IDLE_MINUTES"]) * 60
-        now = int(time.time())
-        if now - int(session.get(_SEEN, 0)) > idle_s:
+        idle_minutes = int(current_app.config["SESSION_IDLE_MINUTES"])
+        now = now_s()
+        if now - int(session.get(_SEEN, 0)) > idle_minutes * 60:
             sign_out()
+            session[IDLE_NOTICE] = idle_minutes
             g.session_expired = True
         else:
             with current_app.config["ENGINE"].db.read() as db:

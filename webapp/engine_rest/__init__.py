@@ -6,7 +6,7 @@ every request authenticates (Basic or bearer token) and the caller's roles decid
 
 from __future__ import annotations
 
-from webapp.engine_rest import external_task, incident, process  # noqa: F401  (register the routes)
+from webapp.engine_rest import external_task, incident, process, task  # noqa: F401  (register the routes)
 from webapp.engine_rest.blueprint import bp
 
 __all__ = ["bp"]

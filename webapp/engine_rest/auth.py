@@ -40,12 +40,16 @@ class Scope(Enum):
     START = "starting cases"
     READ = "reading cases and tasks"
     MESSAGE = "sending messages"
+    TASK = "user tasks"  # Camunda's /task: people by the inbox's rules; machine accounts read only
     ADMIN = "administration"
 
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.WORKER: frozenset({Scope.EXTERNAL_TASK}),
-    Role.INTEGRATION: frozenset({Scope.EXTERNAL_TASK, Scope.START, Scope.READ, Scope.MESSAGE}),
+    Role.INTEGRATION: frozenset({Scope.EXTERNAL_TASK, Scope.START, Scope.READ, Scope.MESSAGE, Scope.TASK}),
+    Role.COORDINATOR: frozenset({Scope.TASK}),
+    Role.CASE_MANAGER: frozenset({Scope.TASK}),
+    Role.TEAM_LEAD: frozenset({Scope.TASK}),
     Role.ADMIN: frozenset(Scope),
 }
 

@@ -1,4 +1,4 @@
-"""Process definitions (start), process instances, user tasks and messages, Camunda 7-style."""
+"""Process definitions (start), process instances and messages, Camunda 7-style (user tasks: task.py)."""
 
 from __future__ import annotations
 
@@ -19,15 +19,13 @@ from webapp.engine_rest.blueprint import (
     field,
     log_variables_shown,
     public_url,
-    query_args,
-    query_int,
     route,
     unsupported,
 )
 from webapp.engine_rest.errors import InvalidRequest, Missing
 from webapp.engine_rest.external_task import definition_id
 from webapp.engine_rest.json_input import shown
-from webapp.engine_rest.referral import received
+from webapp.engine_rest.referral import PARTNER_ANSWER, partner_answer, received
 from webapp.engine_rest.variables import format_date, plain_map, typed_map
 
 ENDED = ("completed", "cancelled")
@@ -120,47 +118,13 @@ def _camunda_date(iso: str | None) -> str | None:
     return format_date(datetime.fromisoformat(iso)) if iso else None
 
 
-# -- user tasks ----------------------------------------------------------------------------------
-@route("/task", Scope.READ, methods=["GET"])
-def tasks() -> Response:
-    args = query_args({"processInstanceId", "taskDefinitionKey", "assignee", "processInstanceBusinessKey",
-                       "firstResult", "maxResults"})
-    first, most = query_int(args, "firstResult", 0), query_int(args, "maxResults", 1000)
-    runtime = engine()
-    rows = runtime.open_tasks(args.get("processInstanceId"))
-    cases: dict[str, dict[str, Any]] = {}
-    out = []
-    for row in rows:
-        if args.get("taskDefinitionKey") not in (None, row.element_id):
-            continue
-        if args.get("assignee") not in (None, row.assignee):
-            continue
-        if row.case_id not in cases:
-            cases[row.case_id] = runtime.case(row.case_id)
-        case = cases[row.case_id]
-        if args.get("processInstanceBusinessKey") not in (None, case["businessKey"]):
-            continue
-        out.append(_task_json(row, case))
-    return jsonify(out[first:first + most])
-
-
-def _task_json(row: Any, case: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": row.id, "name": row.name, "assignee": row.assignee, "owner": None, "created": format_date(row.created_at),
-        "lastUpdated": format_date(row.claimed_at or row.created_at), "due": format_date(row.due),
-        "followUp": format_date(row.follow_up), "delegationState": None, "description": None, "executionId": row.id,
-        "parentTaskId": None, "priority": row.priority, "processDefinitionId": definition_id(case),
-        "processInstanceId": row.case_id, "caseExecutionId": None, "caseDefinitionId": None, "caseInstanceId": None,
-        "taskDefinitionKey": row.element_id, "suspended": case["status"] == "suspended", "formKey": row.form_key,
-        "camundaFormRef": None, "tenantId": None,
-    }
-
-
 # -- messages ------------------------------------------------------------------------------------
 @route("/message", Scope.MESSAGE, methods=["POST"])
 def message() -> Response | tuple[str, int]:
     """Correlate to the waiting case(s), or start a case by message start event."""
     data = body()
+    if data.get("messageName") == PARTNER_ANSWER:  # a partner's answer: casework checks it against the referral
+        return partner_answer(data)
     unsupported(data, "correlationKeys", "localCorrelationKeys", "tenantId")
     name = field(data, "messageName", str, required=True)
     business_key = field(data, "businessKey", str, max_length=BUSINESS_KEY_LENGTH)

@@ -29,6 +29,7 @@ from engine.camunda.parser.extensions import BPMN_NS, camunda_attr
 from engine.camunda.parser.structure import check_document, check_nested_event_subprocesses, check_structure
 from engine.camunda.parser.validation import Findings, check_process, executable_processes
 from engine.camunda.specs import gateways, tasks
+from engine.camunda_forms import check_form_refs, parse_form_file
 from engine.errors import DiagramError, EngineError, ValidationFailed
 
 DMN_SUFFIXES = (".dmn",)
@@ -104,6 +105,7 @@ class ParsedDeployment:
     processes: dict[str, ParsedProcess] = field(default_factory=dict)
     decisions: DecisionRegistry | None = None
     warnings: list[DiagramError] = field(default_factory=list)
+    forms: dict[str, dict[str, Any]] = field(default_factory=dict)  # Camunda Forms by form id
 
 
 def _xml(name: str, data: bytes) -> etree._Element:
@@ -274,6 +276,19 @@ def _check_file(findings: Findings, root: etree._Element, decisions: DecisionReg
     return executable
 
 
+def _add_form(result: ParsedDeployment, problems: list[DiagramError], name: str, data: bytes) -> None:
+    """A Camunda Form of the deployment, by its id; two files with one id would make formRef ambiguous."""
+    try:
+        schema = parse_form_file(name, data)
+    except ValidationFailed as err:
+        problems.extend(err.problems)
+        return
+    form = str(schema["id"])
+    if form in result.forms:
+        problems.append(DiagramError(f"form id '{form}' is used by two .form files of the deployment", form, name))
+    result.forms[form] = schema
+
+
 def parse_resources(resources: dict[str, bytes], check_size: bool = True) -> ParsedDeployment:
     """Parse and check a deployment's files; raise ValidationFailed listing every problem.
 
@@ -290,6 +305,7 @@ def parse_resources(resources: dict[str, bytes], check_size: bool = True) -> Par
             problems.append(too_big)
             continue
         if name.endswith(FORM_SUFFIXES):
+            _add_form(result, problems, name, data)
             continue
         if name.endswith(DMN_SUFFIXES):
             try:
@@ -321,9 +337,10 @@ def parse_resources(resources: dict[str, bytes], check_size: bool = True) -> Par
             executable.extend(_check_file(findings, root, result.decisions))
         except Exception as err:  # noqa: BLE001 - never a traceback: the file is refused, with the reason
             findings.problem(None, f"cannot be checked: {readable(err)}")
-        problems.extend(findings.problems)
-        result.warnings.extend(findings.warnings)
-        if findings.problems:
+        form_problems, form_warnings = check_form_refs(root, result.forms, name)
+        problems.extend(findings.problems + form_problems)
+        result.warnings.extend(findings.warnings + form_warnings)
+        if findings.problems or form_problems:
             continue
         for process in root.iter(f"{{{BPMN_NS}}}process"):
             if process.get("isExecutable", "true") == "false":
