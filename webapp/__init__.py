@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,  # True when served over TLS (POLKU_BASE_URL starting https://)
     "PERMANENT_SESSION_LIFETIME": 12 * 3600,  # the cookie's own lifetime; the idle limit ends a session sooner
+    "BABEL_DEFAULT_TIMEZONE": "Europe/Helsinki",  # times on pages as Finnish staff read them (stored in UTC)
     "WTF_CSRF_TIME_LIMIT": None,  # a token lives as long as the session (a long form must not expire mid-way)
 }
 

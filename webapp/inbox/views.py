@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import to_user_timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -89,9 +90,11 @@ def task_dates(value: str | None) -> dict[str, date | None]:
 
 @bp.app_template_filter("day")
 def day(value: datetime | date | None) -> str:
-    """A date as the Finnish convention writes it (d.m.yyyy); the same in every language here."""
+    """A date as the Finnish convention writes it (d.m.yyyy), on the Finnish calendar (times are stored in UTC)."""
     if value is None:
         return ""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        value = to_user_timezone(value)
     return f"{value.day}.{value.month}.{value.year}"
 
 
