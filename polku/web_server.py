@@ -52,7 +52,7 @@ class WebServer(BaseApplication):
     def load_config(self) -> None:
         from gunicorn.http import wsgi
 
-        wsgi.SERVER = "Polku"  # the `Server` header names no software (as webapp/serving.py did for Werkzeug)
+        wsgi.SERVER = "Polku"  # the `Server` header names no software and no versions (they help attackers)
         for name, value in self.options.items():
             self.cfg.set(name, value)
         self.cfg.set("worker_exit", self._worker_exit)

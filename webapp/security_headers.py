@@ -5,8 +5,8 @@ no response is sniffed into another type, no URL (case ids) leaks to other sites
 nothing but static files may be kept in a cache: pages and API answers carry client data. HSTS is sent
 on HTTPS requests, and on all when the HSTS setting says TLS ends at a proxy in front.
 
-The `Server` header is the WSGI server's, not the app's: `webapp.serving` removes the versions from
-Werkzeug's; gunicorn sends `gunicorn` and waitress `waitress`, without versions.
+The `Server` header is the WSGI server's, not the app's: `polku serve` runs gunicorn with it set to
+`Polku` (polku/web_server.py), naming no software or versions.
 """
 
 from __future__ import annotations
