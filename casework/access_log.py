@@ -28,6 +28,7 @@ class AccessAction(enum.Enum):
     SEARCH = "search"
     PRINT = "print"
     EXPORT = "export"
+    DENIED = "denied"  # an attempt the access rule refused (403): logged as well
 
 
 class AccessLogEntry(CaseworkBase):

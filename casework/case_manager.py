@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from casework.client_case import CaseStatus, ClientCase, get_case
 from casework.errors import NotFound, Refused
 from casework.models import CaseworkBase, UtcDateTime, enum_type
+from casework.teams import teams_of
 from casework.users import CASE_MANAGER_ROLES, Unit, get_user
 from engine.errors import EngineError
 
@@ -96,6 +97,8 @@ def assign(session: Session, case_id: str, user_id: str, reason: AssignmentReaso
                             user_title=user.title, user_unit=user.unit, from_at=at, reason=reason, assigned_by=by,
                             note=note)
     session.add(assignment)
+    if record.team_id is None:  # a case opened before any team matched it joins its case manager's team
+        record.team_id = next(iter(teams_of(session, user.id)), None)
     record.change_requested_at = None
     record.change_reason = None
     session.flush()

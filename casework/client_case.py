@@ -18,6 +18,7 @@ from casework.client import Client
 from casework.errors import NotFound, Refused
 from casework.models import CaseworkBase, UtcDateTime, enum_type
 from casework.referral import LabourMarketStatus, ReferralSource, referral_facts
+from casework.teams import team_for_municipality
 from engine.models import Case
 
 
@@ -64,6 +65,9 @@ class ClientCase(CaseworkBase):
     next_contact: Mapped[str | None] = mapped_column(String(300))
     handover_meeting_on: Mapped[date | None] = mapped_column()
     summary: Mapped[str | None] = mapped_column(Text)
+    # The team whose members, and whose team lead, work with the case (casework.case_access); set when the
+    # case opens (the team of the client's municipality) or, failing that, from the first case manager's team.
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("team.id", name="fk_client_case_team"), index=True)
 
 
 def open_case(session: Session, case_id: str, client_id: str, at: datetime, referrer: str | None = None,
@@ -82,6 +86,7 @@ def open_case(session: Session, case_id: str, client_id: str, at: datetime, refe
                         referrer=referrer, referral_source=facts.source, labour_market_status=facts.status,
                         unemployed_months=facts.unemployed_months,
                         municipality=client.municipality if client is not None else None)
+    record.team_id = team_for_municipality(session, record.municipality)
     session.add(record)
     session.flush()
     return record

@@ -11,6 +11,7 @@ from sqlalchemy import MetaData
 from casework import (  # noqa: F401  (each module registers its tables)
     access_log,
     case_manager,
+    case_notes,
     client,
     client_case,
     consent,

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import ForeignKey, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from casework.errors import Refused, get_or_raise
@@ -78,6 +78,22 @@ def add_team(session: Session, team_id: str, name: str, at: datetime, municipali
 
 def get_team(session: Session, team_id: str) -> Team:
     return get_or_raise(session, Team, team_id, "team")
+
+
+def team_for_municipality(session: Session, municipality: str | None) -> str | None:
+    """The team a new case of this municipality belongs to: the team named for it, else the only team there is."""
+    if municipality:
+        named = session.scalars(select(Team.id).where(func.lower(Team.municipality) == municipality.lower())
+                                .order_by(Team.id)).first()
+        if named is not None:
+            return named
+    teams = session.scalars(select(Team.id).limit(2)).all()
+    return teams[0] if len(teams) == 1 else None
+
+
+def teams_of(session: Session, user_id: str) -> list[str]:
+    return list(session.scalars(select(TeamMember.team_id).where(TeamMember.user_id == user_id)
+                                .order_by(TeamMember.team_id)))
 
 
 def add_member(session: Session, team_id: str, user_id: str) -> None:

@@ -67,6 +67,8 @@ class StaffUser(CaseworkBase):
     title: Mapped[str | None] = mapped_column(String(200))  # e.g. "sosiaalityöntekijä", shown with the name
     unit: Mapped[Unit | None] = mapped_column(enum_type(Unit))
     organisation: Mapped[str | None] = mapped_column(String(200))  # a partner's organisation (role partner)
+    # A partner account answers for this network partner: it sees only the referrals addressed to it.
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("network_partner.id", name="fk_staff_user_partner"))
     language: Mapped[str | None] = mapped_column(String(5))  # fi, sv or en: the pages' language they chose
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -49,13 +50,15 @@ def wait_for(predicate: Callable[[], Any], message: str = "condition", timeout: 
     raise AssertionError(f"timed out waiting for {message}")
 
 
-def _postgres_database() -> Iterator[str]:
+def _postgres_database(template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database, empty or copied from `template`; dropped afterwards."""
     import psycopg
 
     name = f"polku_test_{uuid.uuid4().hex[:10]}"
     admin = POSTGRES_URL or ""
+    copy = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
     base = admin.rsplit("/", 1)[0]
     try:
         yield f"{base}/{name}"
@@ -64,21 +67,38 @@ def _postgres_database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    """A fresh, migrated database: PostgreSQL when configured, else a SQLite file."""
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One database migrated to the newest revision per test session, which every test's database copies.
+
+    Running all the migrations for each of some 1,700 tests was a third of the suite's time; a copy (a file copy
+    on SQLite, CREATE DATABASE ... TEMPLATE on PostgreSQL) gives each test the same fresh schema.
+    """
     from polku.migrate import upgrade
 
     if POSTGRES_URL:
         gen = _postgres_database()
         url = next(gen)
         upgrade(url)
-        yield url
+        yield url.rsplit("/", 1)[1]
         gen.close()
     else:
-        url = f"sqlite:///{tmp_path / 'polku.db'}"
-        upgrade(url)
-        yield url
+        path = tmp_path_factory.mktemp("template") / "polku.db"
+        upgrade(f"sqlite:///{path}")
+        yield str(path)
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, migrated_template: str) -> Iterator[str]:
+    """A fresh database migrated to the newest revision: PostgreSQL when configured, else a SQLite file."""
+    if POSTGRES_URL:
+        gen = _postgres_database(template=migrated_template)
+        yield next(gen)
+        gen.close()
+    else:
+        path = tmp_path / "polku.db"
+        shutil.copyfile(migrated_template, path)
+        yield f"sqlite:///{path}"
 
 
 @pytest.fixture

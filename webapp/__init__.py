@@ -49,7 +49,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = secrets.token_hex(32)  # sessions end with the process; POLKU_SECRET_KEY keeps them
     from flask_wtf.csrf import CSRFProtect
 
-    from webapp import api, auth, engine_rest, home, i18n, inbox, overview, security_headers, sign_in_throttle, tasks
+    from webapp import (
+        api,
+        auth,
+        cases,
+        engine_rest,
+        home,
+        i18n,
+        inbox,
+        letters,
+        overview,
+        partners,
+        referrals,
+        security_headers,
+        sign_in_throttle,
+        tasks,
+    )
+    from webapp.auth import api as api_auth
 
     security_headers.init_app(app)
     sign_in_throttle.init_app(app)
@@ -64,6 +80,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)  # /api/openapi.json describes /engine-rest and /api
     app.register_blueprint(tasks.bp)
     app.register_blueprint(inbox.bp)
+    for area in (cases, partners, letters):
+        app.register_blueprint(area.bp)
+        app.register_blueprint(area.api)
+    app.register_blueprint(referrals.bp)
+    api_auth.init_app(app, csrf)  # JSON routes under /api check CSRF themselves (session callers only)
     return app
 
 

@@ -111,7 +111,9 @@ DETAILS: dict[str, dict[str, Any]] = {
 
 COMPONENTS: dict[str, Any] = {
     "securitySchemes": {"basic": {"type": "http", "scheme": "basic"},
-                        "bearer": {"type": "http", "scheme": "bearer", "description": "`polku user token`"}},
+                        "bearer": {"type": "http", "scheme": "bearer", "description": "`polku user token`"},
+                        "session": {"type": "apiKey", "in": "cookie", "name": "polku_session",
+                                    "description": "a signed-in browser session; POST also needs X-CSRFToken"}},
     "schemas": {
         "Error": {"type": "object", "required": ["type", "message"], "properties": {
             "type": _string("Camunda's exception class name, e.g. InvalidRequestException"),
@@ -162,6 +164,24 @@ def _roles(endpoint: str) -> list[str] | None:
     return sorted(role.value for role, scopes in ROLE_SCOPES.items() if scope in scopes) or [Role.ADMIN.value]
 
 
+def describe(endpoint: str, *, parameters: list[dict[str, Any]] | None = None, body: dict[str, Any] | None = None,
+             response: dict[str, Any] | None = None) -> None:
+    """Describe an /api endpoint's query parameters, request body and response, from the module that defines
+    it (call at import, beside the route): what the URL map cannot tell goes into DETAILS."""
+    detail: dict[str, Any] = {}
+    if parameters:
+        detail["parameters"] = parameters
+    if body is not None:
+        detail["body"] = body
+    if response is not None:
+        detail["response"] = response
+    DETAILS[endpoint] = detail
+
+
+query = _query  # for describe(): query("q", "what it filters", "string")
+json_body = _body  # for describe(): json_body({"text": {"type": "string"}}, required=["text"])
+
+
 def _operation(app: Flask, path: str, method: str, endpoint: str) -> dict[str, Any]:
     view = app.view_functions[endpoint]
     doc = (view.__doc__ or "").strip().splitlines()
@@ -187,6 +207,9 @@ def _operation(app: Flask, path: str, method: str, endpoint: str) -> dict[str, A
         operation["security"] = [{"basic": []}, {"bearer": []}]
         operation["x-polku-roles"] = roles
         operation["description"] = f"Roles that may call it: {', '.join(roles)}."
+    elif endpoint.split(".")[0].endswith("_api"):  # webapp.auth.api: the session, HTTP Basic or a bearer token
+        operation["security"] = [{"basic": []}, {"bearer": []}, {"session": []}]
+        operation["description"] = "Staff accounts, with the same access rules and access log as the pages."
     else:
         operation["security"] = []
     if "body" in detail:

@@ -35,7 +35,6 @@ PAGE_SIZE = 25  # rows per page; the app config INBOX_PAGE_SIZE may say otherwis
 def _page_size() -> int:
     return int(current_app.config.get("INBOX_PAGE_SIZE") or PAGE_SIZE)
 STAFF_ROLES = (Role.COORDINATOR, Role.CASE_MANAGER, Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN, Role.PROCESS_OWNER)
-ROLE_ORDER = (Role.TEAM_LEAD, Role.COORDINATOR, Role.CASE_MANAGER, Role.MANAGER, Role.ADMIN, Role.PROCESS_OWNER)
 COLUMN_SORT = {"name": Sort.NAME, "business_key": Sort.BUSINESS_KEY, "client": Sort.CLIENT,
                "case_manager": Sort.CASE_MANAGER, "assignee": Sort.ASSIGNEE, "created": Sort.CREATED,
                "due": Sort.DUE, "follow_up": Sort.FOLLOW_UP}
@@ -58,8 +57,7 @@ def inbox_staff() -> Staff:
 
 
 def role_of(staff: Staff) -> str:
-    """The role an access is logged under: the first the person holds of ROLE_ORDER."""
-    return next((r.value for r in ROLE_ORDER if r in staff.roles), "staff")
+    return staff.logged_role()
 
 
 def task_url(task_id: str) -> str:

@@ -1,0 +1,61 @@
+"""Opening a case's data from a page or an API route: find it by case number, ask `casework.case_access`,
+write the access log (or the refused attempt), in one transaction before anything is shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import abort, current_app
+from sqlalchemy import select
+
+from casework.access_log import log_case_access
+from casework.case_access import CaseAccess, case_access, log_denied, role_of
+from casework.staff import Staff
+from engine.models import Case
+
+MAX_KEY = 200
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A case the caller may open: its engine id, business key and the access (relationship) that allowed it."""
+
+    access: CaseAccess
+    business_key: str
+
+    @property
+    def case_id(self) -> str:
+        return self.access.case_id
+
+
+def open_case(staff: Staff, business_key: str, what: str, *, whole_case: bool = True) -> Opened | int:
+    """The case with this case number if `staff` may open it (access logged with `what` and why), else the
+    HTTP status to answer: 404 (no such case) or 403 (no relationship; the attempt is logged).
+
+    `whole_case`: the case page and its parts; a partner's relationship only opens the partners' view.
+    """
+    engine = current_app.config["ENGINE"]
+    if not business_key or len(business_key) > MAX_KEY:
+        return 404
+    now = engine.clock()
+    with engine.db.transaction() as session:
+        case_id = session.scalar(select(Case.id).where(Case.business_key == business_key)
+                                 .order_by(Case.created_at.desc()).limit(1))
+        if case_id is None:
+            return 404
+        access = case_access(session, staff, case_id, now)
+        if access is None or (whole_case and not access.relationship.whole_case):
+            log_denied(session, staff, case_id, what, now)
+            return 403
+        log_case_access(session, user_id=staff.id, role=role_of(staff), case_ids=[case_id], what=what,
+                        why=access.why, at=now)
+    return Opened(access, business_key)
+
+
+def case_or_abort(staff: Staff, business_key: str, what: str, *, whole_case: bool = True) -> Opened:
+    """`open_case` for pages: the case, or the 404 / 403 page."""
+    opened = open_case(staff, business_key, what, whole_case=whole_case)
+    if isinstance(opened, int):
+        abort(opened)
+    return opened
