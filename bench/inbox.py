@@ -74,7 +74,7 @@ def throwaway_database(keep: bool) -> Iterator[str]:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _copy(conn: Any, table: str, columns: list[str], rows: Any) -> int:
+def copy_rows(conn: Any, table: str, columns: list[str], rows: Any) -> int:
     n = 0
     with conn.cursor() as cur, cur.copy(f'COPY "{table}" ({", ".join(columns)}) FROM STDIN') as copy:
         for row in rows:
@@ -113,14 +113,16 @@ def seed(url: str, cases: int, tasks_per_case: int, history: int) -> dict[str, A
     coordinators = [s[0] for s in staff if s[2] == "coordinator"]
     counts: dict[str, int] = {}
     with psycopg.connect(url) as conn:
-        counts["staff_user"] = _copy(conn, "staff_user", ["id", "name", "active", "created_at", "password_hash"],
-                                     ((i, n, True, now, password_hash) for i, n, _ in staff))
-        _copy(conn, "staff_user_role", ["user_id", "role"], ((i, r) for i, _, r in staff))
-        _copy(conn, "team", ["id", "name", "created_at"], ((f"team{t:02d}", f"Team {t}", now) for t in range(TEAMS)))
-        _copy(conn, "team_group", ["team_id", '"group"', "role"],
-              ((f"team{t:02d}", g, r) for t in range(TEAMS)
-               for g, r in (("coordinators", "coordinator"), ("teamLeads", "team_lead"), ("workAbilityTeam", None))))
-        _copy(conn, "team_member", ["team_id", "user_id"], ((f"team{i.split('.')[1]}", i) for i, _, _ in staff))
+        counts["staff_user"] = copy_rows(conn, "staff_user", ["id", "name", "active", "created_at", "password_hash"],
+                                         ((i, n, True, now, password_hash) for i, n, _ in staff))
+        copy_rows(conn, "staff_user_role", ["user_id", "role"], ((i, r) for i, _, r in staff))
+        copy_rows(conn, "team", ["id", "name", "created_at"],
+                  ((f"team{t:02d}", f"Team {t}", now) for t in range(TEAMS)))
+        copy_rows(conn, "team_group", ["team_id", '"group"', "role"],
+                  ((f"team{t:02d}", g, r) for t in range(TEAMS)
+                   for g, r in (("coordinators", "coordinator"), ("teamLeads", "team_lead"),
+                                ("workAbilityTeam", None))))
+        copy_rows(conn, "team_member", ["team_id", "user_id"], ((f"team{i.split('.')[1]}", i) for i, _, _ in staff))
         case_ids = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(cases)]
         client_ids = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(cases)]
         manager_of = [managers[rng.randrange(len(managers))] for _ in range(cases)]
@@ -131,16 +133,20 @@ def seed(url: str, cases: int, tasks_per_case: int, history: int) -> dict[str, A
                 sealed = keys.seal(parse(code))
                 yield (client_id, f"{FIRST[n % 8]} {LAST[n % 18]}{n}", sealed.search_hash, sealed.ciphertext, "fi", now)
 
-        counts["client"] = _copy(conn, "client", ["id", "name", "identity_code_hash", "identity_code_sealed",
-                                                  "language", "created_at"], clients())
-        counts["case"] = _copy(conn, "case", ["id", "definition_id", "business_key", "status", "state", "state_format",
-                                              "version", "variables", "waiting", "created_at", "updated_at"],
-                               ((c, definition_id, f"TKT-{n:06d}", "active", "{}", "json", 1, "{}", "[]",
+        counts["client"] = copy_rows(conn, "client", ["id", "name", "identity_code_hash", "identity_code_sealed",
+                                                      "language", "created_at"], clients())
+        counts["case"] = copy_rows(conn, "case", ["id", "definition_id", "business_key", "status", "state",
+                                                  "state_format", "version", "variables", "waiting", "created_at",
+                                                  "updated_at"],
+                                   ((c, definition_id, f"TKT-{n:06d}", "active", "{}", "json", 1, "{}", "[]",
                                  now - timedelta(days=n % 400), now) for n, c in enumerate(case_ids)))
-        _copy(conn, "client_case", ["case_id", "client_id", "status", "opened_at", "needs_case_manager"],
-              ((c, client_ids[n], "open", now, True) for n, c in enumerate(case_ids)))
-        _copy(conn, "case_manager_assignment", ["case_id", "client_id", "user_id", "user_name", "from_at", "reason"],
-              ((c, client_ids[n], manager_of[n][0], manager_of[n][1], now, "initial") for n, c in enumerate(case_ids)))
+        copy_rows(conn, "client_case", ["case_id", "client_id", "status", "opened_at", "needs_case_manager", "team_id"],
+                  ((c, client_ids[n], "open", now, True, f"team{manager_of[n][0].split('.')[1]}")
+                   for n, c in enumerate(case_ids)))
+        copy_rows(conn, "case_manager_assignment",
+                  ["case_id", "client_id", "user_id", "user_name", "from_at", "reason"],
+                  ((c, client_ids[n], manager_of[n][0], manager_of[n][1], now, "initial")
+                   for n, c in enumerate(case_ids)))
         tasks: list[tuple[Any, ...]] = []
         candidates: list[tuple[str, str, str]] = []
         for n, c in enumerate(case_ids):
@@ -163,10 +169,10 @@ def seed(url: str, cases: int, tasks_per_case: int, history: int) -> dict[str, A
                                now if assignee else None))
                 if group:
                     candidates.append((task_id, "group", group))
-        counts["task"] = _copy(conn, "task", ["id", "case_id", "element_id", "name", "status", "assignee",
-                                              "candidate_users", "candidate_groups", "due", "follow_up", "priority",
-                                              "created_at", "claimed_at"], tasks)
-        _copy(conn, "task_candidate", ["task_id", "kind", "value"], candidates)
+        counts["task"] = copy_rows(conn, "task", ["id", "case_id", "element_id", "name", "status", "assignee",
+                                                  "candidate_users", "candidate_groups", "due", "follow_up", "priority",
+                                                  "created_at", "claimed_at"], tasks)
+        copy_rows(conn, "task_candidate", ["task_id", "kind", "value"], candidates)
 
         def events() -> Iterator[tuple[Any, ...]]:
             per_case = max(1, history // max(1, cases))
@@ -178,9 +184,9 @@ def seed(url: str, cases: int, tasks_per_case: int, history: int) -> dict[str, A
                     yield (c, str(uuid.UUID(int=rng.getrandbits(128))), step, name, "UserTask", "completed",
                            at, at + timedelta(minutes=30), float(k), manager_of[n][0])
 
-        counts["history_event"] = _copy(conn, "history_event", ["case_id", "task_id", "element_id", "element_name",
-                                                                "element_type", "state", "started_at", "ended_at",
-                                                                "ended_seq", "actor"], events())
+        counts["history_event"] = copy_rows(conn, "history_event", ["case_id", "task_id", "element_id", "element_name",
+                                                                    "element_type", "state", "started_at", "ended_at",
+                                                                    "ended_seq", "actor"], events())
         conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE")  # index-only scans need the visibility map, as autovacuum keeps it

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -185,6 +186,10 @@ class HistoryEvent(Base):
     """One element instance of a case: when it started and ended, how, and by whom."""
 
     __tablename__ = "history_event"
+    # The element instances still open (timers, message waits): where and since when a case waits, found without
+    # reading the case's whole history (the managers' views ask it for every waiting case).
+    __table_args__ = (Index("ix_history_event_open", "case_id", sqlite_where=text("ended_at IS NULL"),
+                            postgresql_where=text("ended_at IS NULL")),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("case.id"), index=True)
     task_id: Mapped[str] = mapped_column(String(36), index=True)

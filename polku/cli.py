@@ -354,13 +354,18 @@ def _casework_errors() -> tuple[type[Exception], ...]:
 @click.option("--title", default=None, help="Job title, e.g. sosiaalityöntekijä (recorded when made case manager).")
 @click.option("--unit", default=None, help="Organisation unit: employment_services, health_station, "
               "mental_health_substance_abuse, social_work, work_ability_services or other.")
-@click.option("--organisation", default=None, help="A partner's organisation (role partner).")
+@click.option("--organisation", default=None, help="A partner's organisation (role partner; default: the "
+              "network partner's).")
+@click.option("--partner", "partner_id", type=int, default=None, metavar="PARTNER_ID",
+              help="The network partner a partner account answers for (required with --role partner).")
 def user_add(name: str, roles: tuple[str, ...], full_name: str | None, email: str | None, phone: str | None,
-             teams: tuple[str, ...], title: str | None, unit: str | None, organisation: str | None) -> None:
+             teams: tuple[str, ...], title: str | None, unit: str | None, organisation: str | None,
+             partner_id: int | None) -> None:
     """Add an account; the password is read from standard input.
 
     An employment services official or a social worker who may be named case manager is an account with
-    the role case_manager, a --title and a --unit.
+    the role case_manager, a --title and a --unit. A network partner's staff member is an account with the
+    role partner and --partner: it sees only the referrals addressed to that partner (with the client's consent).
     """
     from casework.teams import Team, add_member
     from casework.users import Role, StaffUser, Unit, add_user
@@ -372,11 +377,17 @@ def user_add(name: str, roles: tuple[str, ...], full_name: str | None, email: st
     units = {u.value: u for u in Unit}
     if unit is not None and unit not in units:
         raise click.ClickException(f"unknown unit {unit!r}; the units are: {', '.join(units)}")
+    if Role.PARTNER.value in roles and partner_id is None:
+        raise click.ClickException("a partner account needs --partner PARTNER_ID (the network partner it answers "
+                                   "for): without it the account would see no referrals")
+    if partner_id is not None and Role.PARTNER.value not in roles:
+        raise click.ClickException("--partner is for network partners' accounts (--role partner)")
     engine = make_engine(Settings.from_env())
     with engine.db.read() as session:  # before the password is asked: a typo costs nothing
         if session.get(StaffUser, name) is not None:
             raise click.ClickException(f"user '{name}' already exists")
         missing = [t for t in teams if session.get(Team, t) is None]
+        partner_organisation = _partner_organisation(session, partner_id) if partner_id is not None else None
     if missing:
         raise click.ClickException(f"no team {missing[0]!r}; add it with: polku team add {missing[0]} --name NAME")
     password = read_password()
@@ -388,7 +399,8 @@ def user_add(name: str, roles: tuple[str, ...], full_name: str | None, email: st
                                email=email, phone=phone)
             account.title = _text_or_none(title)
             account.unit = units[unit] if unit is not None else None
-            account.organisation = _text_or_none(organisation)
+            account.organisation = _text_or_none(organisation) or partner_organisation
+            account.partner_id = partner_id
             account.set_password(password)
             for team_id in teams:
                 add_member(session, team_id, name)
@@ -396,6 +408,17 @@ def user_add(name: str, roles: tuple[str, ...], full_name: str | None, email: st
         raise click.ClickException(str(err)) from err
     where = f" in {', '.join(teams)}" if teams else ""
     click.echo(f"added {name} ({', '.join(sorted(roles))}){where}")
+
+
+def _partner_organisation(session: Any, partner_id: int) -> str:
+    """The active network partner's organisation; a ClickException naming the known partners otherwise."""
+    from casework.network import NetworkPartner, partners
+
+    found = session.get(NetworkPartner, partner_id)
+    if found is None or not found.active:
+        known = "; ".join(f"{p.id}: {p.organisation}" for p in partners(session)) or "none registered"
+        raise click.ClickException(f"no active network partner {partner_id} (the partners: {known})")
+    return str(found.organisation)
 
 
 def _text_or_none(value: str | None) -> str | None:
@@ -472,8 +495,9 @@ def user_list() -> None:
             title = account.title or "-"
             unit = account.unit.value if account.unit else "-"
             teams = ",".join(memberships.get(account.id, [])) or "-"
+            partner = f"  partner: {account.partner_id} ({account.organisation or '-'})" if account.partner_id else ""
             click.echo(f"{account.id}  {roles}  {state}  {password}  tokens: {tokens}  title: {title}  "
-                       f"unit: {unit}  teams: {teams}")
+                       f"unit: {unit}  teams: {teams}{partner}")
 
 
 @cli.group()

@@ -8,8 +8,9 @@ identity codes come from the 900-999 series no real person has.
 
 The staff form one team (`demo-tiimi`) that answers for the candidate groups of bpmn/; each has a title
 and a unit, and the case managers include a work ability coordinator, an employment services official
-and a social worker. A partner account speaks for the health station. Demo staff sign in with one
-password (`demo_password`): POLKU_DEMO_PASSWORD, or one generated into var/demo_password.
+and a social worker. A partner account speaks for the health station (`staff_user.partner_id`): it sees the
+health checks referred there with the client's consent, and not the one whose client withdrew it. Demo staff
+sign in with one password (`demo_password`): POLKU_DEMO_PASSWORD, or one generated into var/demo_password.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 from sqlalchemy import select
 
 from casework.client_case import ClientCase
-from casework.consent import record_consent
+from casework.consent import record_consent, revoke_consent, valid_consent
 from casework.identity_code import fictitious_code
 from casework.network import PartnerKind, add_partner
 from casework.plan import ItemKind, PlanItem, PlanVersion
@@ -54,6 +55,7 @@ STAFF = [  # (user id, name, roles, phone, title, unit)
 TEAM = ("demo-tiimi", "Työkykytiimi (kuvitteellinen kunta)", "Esimerkkilä")
 # A network partner's account: the health station's nurse answers the referrals addressed to it.
 PARTNER_ACCOUNT = ("kumppani.terveysasema", "Hilkka Hoitaja", "terveydenhoitaja", "Terveysasema Esimerkkilä")
+PARTNER_OF_ACCOUNT = "health"  # the network partner (label in PARTNERS) the partner account answers for
 DEMO_USERS = [row[0] for row in STAFF] + [PARTNER_ACCOUNT[0]]
 PASSWORD_VARIABLE = "POLKU_DEMO_PASSWORD"
 PASSWORD_FILE = "demo_password"
@@ -97,7 +99,8 @@ DEMO = [
     ("Kuvitteellinen Pitkänen", "change-requested", "koordinaattori.ville"),
     ("Harjoitus Hirvonen", "change-handover", "koordinaattori.anna"),
     ("Koe Väisänen", "follow-up", "koordinaattori.ville"),
-    ("Keksitty Laitinen", "services", "sosiaalityo.pekka"),
+    # referred to the health station, then the client withdrew that consent: the partner may no longer open it
+    ("Keksitty Laitinen", "consent-revoked", "sosiaalityo.pekka"),
     ("Testi Kettunen", "changed", "koordinaattori.ville"),  # the employment services official took over
 ]
 
@@ -151,6 +154,7 @@ class Demo:
             for label, organisation, kind, unit in PARTNERS:
                 self.partners[label] = add_partner(session, organisation, kind, unit=unit,
                                                    email=f"{label}@example.invalid").id
+            partner.partner_id = self.partners[PARTNER_OF_ACCOUNT]  # the account sees this partner's referrals
 
     def work(self, key: str) -> None:
         run_until_idle(self.engine, self.registry, self.services, worker_id="demo", business_key=key)
@@ -171,6 +175,14 @@ class Demo:
             for label in partners:
                 record_consent(session, client_id, self.partners[label], "palveluun ohjaus ja tiedonvaihto",
                                self.services.clock(), recorded_by="koordinaattori.anna")
+
+    def revoke(self, case_id: str, label: str) -> None:
+        """The client withdraws their consent to the partner (after the referral went out)."""
+        with self.engine.db.transaction() as session:
+            client_id = session.get(ClientCase, case_id).client_id
+            consent = valid_consent(session, client_id, self.partners[label], self.services.clock())
+            assert consent is not None
+            revoke_consent(session, consent.id, self.services.clock(), by="sosiaalityo.pekka")
 
     def plan(self, manager: str) -> dict[str, Any]:
         due = (self.services.clock() + timedelta(days=30)).date().isoformat()
@@ -200,7 +212,9 @@ class Demo:
         key = f"DEMO-{number:03d}"
         first, last = name.split(" ", 1)
         client = {"clientName": name, "personalId": code, "language": "sv" if number % 7 == 0 else "fi",
-                  "phone": f"+358 50 000 {number:04d}", "email": f"{first.lower()}.{last.lower()}@example.invalid",
+                  "phone": f"+358 50 000 {number:04d}",
+                  # every fifth client has no email: their letters wait in the print queue (/letters)
+                  "email": None if number % 5 == 0 else f"{first.lower()}.{last.lower()}@example.invalid",
                   "referralReason": "Pitkä työttömyys ja terveysongelmat", "referralConsent": True,
                   "urgency": "normal", "referrer": "Työllisyyspalvelut"}
         with self.engine.db.transaction() as session:  # the identity code goes to the client record, not the case
@@ -252,7 +266,9 @@ class Demo:
             return
         self.consent(case_id, *(("employment",) if step == "no-consent" else ("employment", "health")))
         self.task(case_id, "make_plan", self.plan(manager), actor=manager)
-        if step in ("services", "no-consent"):
+        if step == "consent-revoked":
+            self.revoke(case_id, PARTNER_OF_ACCOUNT)
+        if step in ("services", "no-consent", "consent-revoked"):
             return
         self.answer_all(case_id, key)
         if step == "changed":  # a better fit: the team lead hands the case to the employment services official

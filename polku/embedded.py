@@ -82,8 +82,24 @@ def check_staffing(engine: Any, settings: Settings) -> None:
                  len(result.raised), result.cleared, result.standing)
 
 
+def check_letters(engine: Any, settings: Settings) -> None:
+    """One letter check: each letter not delivered within POLKU_LETTER_DELIVERY_DAYS is one case manager task
+    (casework.letter.undelivered), withdrawn once the letter is delivered; errors are logged."""
+    from datetime import timedelta
+
+    from casework.letter.undelivered import raise_letter_tasks
+
+    try:
+        result = raise_letter_tasks(engine, engine.clock(), within=timedelta(days=settings.letter_delivery_days))
+    except Exception:  # noqa: BLE001 - a failed check must not stop the scheduler; the next one tries again
+        log.exception("the letter delivery check failed")
+        return
+    if result.raised or result.withdrawn:
+        log.info("letter check: %d task(s) raised, %d withdrawn", len(result.raised), result.withdrawn)
+
+
 def start_staffing_checks(engine: Any, settings: Settings) -> Any:
-    """Run `check_staffing` now and every POLKU_STAFFING_CHECK_MINUTES on a background APScheduler.
+    """Run `check_staffing` and `check_letters` now and every POLKU_STAFFING_CHECK_MINUTES on a background APScheduler.
 
     It lives here, in the composition root, because it joins casework (the alarms) and the engine (the
     task's case); the engine's own scheduler knows no casework. Several schedulers may run it at once:
@@ -96,6 +112,8 @@ def start_staffing_checks(engine: Any, settings: Settings) -> Any:
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(check_staffing, "interval", minutes=settings.staffing_check_minutes, args=[engine, settings],
                       id="polku-staffing-check", max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
+    scheduler.add_job(check_letters, "interval", minutes=settings.staffing_check_minutes, args=[engine, settings],
+                      id="polku-letter-check", max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
     scheduler.start()
     return scheduler
 

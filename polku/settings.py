@@ -46,6 +46,10 @@ class Settings:
     web_threads: int = 8  # POLKU_WEB_THREADS: threads per web process
     staffing_check_minutes: int = 15  # POLKU_STAFFING_CHECK_MINUTES: how often staffing alarms become tasks
     inform_client_days: int = 3  # POLKU_INFORM_CLIENT_DAYS: a client not told of their case manager by then alarms
+    letter_delivery_days: int = 7  # POLKU_LETTER_DELIVERY_DAYS: a letter not delivered by then is a case manager task
+    self_referral_rate_limit: str = "5 per hour"  # POLKU_SELF_REFERRAL_RATE_LIMIT: public self-referrals per address
+    self_referral_contact_days: int = 5  # POLKU_SELF_REFERRAL_CONTACT_DAYS: working days the receipt promises
+    idle_case_days: int = 30  # POLKU_IDLE_CASE_DAYS: a case with no activity this long is a managers' alarm
     limits: Limits = Limits()  # POLKU_MAX_DIAGRAM_BYTES, POLKU_MAX_DIAGRAM_ELEMENTS, POLKU_SCRIPT_MEMORY_MB
 
     @classmethod
@@ -82,6 +86,10 @@ class Settings:
             web_threads=_number(env, "POLKU_WEB_THREADS", cls.web_threads),
             staffing_check_minutes=_number(env, "POLKU_STAFFING_CHECK_MINUTES", cls.staffing_check_minutes),
             inform_client_days=_number(env, "POLKU_INFORM_CLIENT_DAYS", cls.inform_client_days),
+            letter_delivery_days=_number(env, "POLKU_LETTER_DELIVERY_DAYS", cls.letter_delivery_days),
+            self_referral_rate_limit=_rate_limit(env, "POLKU_SELF_REFERRAL_RATE_LIMIT", cls.self_referral_rate_limit),
+            self_referral_contact_days=_number(env, "POLKU_SELF_REFERRAL_CONTACT_DAYS", cls.self_referral_contact_days),
+            idle_case_days=_number(env, "POLKU_IDLE_CASE_DAYS", cls.idle_case_days),
             limits=engine_limits(env),
         )
 
@@ -93,7 +101,10 @@ class Settings:
                 "SIGN_IN_LIMIT_ADDRESS": self.sign_in_limit_address, "SIGN_IN_WINDOW_S": self.sign_in_window_s,
                 "SESSION_IDLE_MINUTES": self.session_idle_minutes, "SECRET_KEY": self.session_key(),
                 "SIGN_IN_RATE_LIMIT": self.sign_in_rate_limit, "OIDC": self.oidc,
-                "SESSION_COOKIE_SECURE": self.base_url.startswith("https://")}
+                "SESSION_COOKIE_SECURE": self.base_url.startswith("https://"),
+                "SELF_REFERRAL_RATE_LIMIT": self.self_referral_rate_limit,
+                "SELF_REFERRAL_CONTACT_DAYS": self.self_referral_contact_days, "IDLE_CASE_DAYS": self.idle_case_days,
+                "INFORM_CLIENT_DAYS": self.inform_client_days}
 
     def session_key(self) -> str:
         """The key that signs session cookies and CSRF tokens, derived from the secret key under its own label."""

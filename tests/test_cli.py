@@ -354,3 +354,31 @@ def test_a_team_id_is_added_once(staff_cli) -> None:
     assert staff_cli("team", "add", "t1", "--name", "Tiimi").returncode == 0
     again = staff_cli("team", "add", "t1", "--name", "Toinen")
     assert again.returncode == 1 and "team 't1' already exists" in again.stderr
+
+
+def test_a_partner_account_is_linked_to_its_network_partner(staff_cli, database_url: str) -> None:
+    from casework.network import PartnerKind, add_partner
+    from casework.users import get_user
+    from engine.db import Database
+
+    database = Database(database_url)
+    try:
+        with database.transaction() as session:
+            health = add_partner(session, "Terveysasema Kuvitelma", PartnerKind.HEALTH_CARE).id
+        password = "a long enough password\n"
+        unlinked = staff_cli("user", "add", "hoitaja", "--role", "partner", stdin=password)
+        assert unlinked.returncode == 1 and "needs --partner PARTNER_ID" in unlinked.stderr
+        unknown = staff_cli("user", "add", "hoitaja", "--role", "partner", "--partner", str(health + 1), stdin=password)
+        assert unknown.returncode == 1 and f"{health}: Terveysasema Kuvitelma" in unknown.stderr
+        staff = staff_cli("user", "add", "aino", "--role", "coordinator", "--partner", str(health), stdin=password)
+        assert staff.returncode == 1 and "--partner is for network partners' accounts" in staff.stderr
+        added = staff_cli("user", "add", "hoitaja", "--role", "partner", "--partner", str(health), stdin=password)
+        assert added.returncode == 0, added.stderr
+        assert staff_cli("user", "list").stdout.splitlines() == [
+            "hoitaja  partner  active  password  tokens: 0  title: -  unit: -  teams: -  "
+            f"partner: {health} (Terveysasema Kuvitelma)"]
+        with database.transaction() as session:
+            account = get_user(session, "hoitaja")
+            assert (account.partner_id, account.organisation) == (health, "Terveysasema Kuvitelma")
+    finally:
+        database.dispose()

@@ -34,19 +34,24 @@ def test_web_settings_defaults_and_overrides() -> None:
                                      "SIGN_IN_LIMIT_ACCOUNT": 10, "SIGN_IN_LIMIT_ADDRESS": 50, "SIGN_IN_WINDOW_S": 900,
                                      "SESSION_IDLE_MINUTES": 30, "SECRET_KEY": defaults.session_key(),
                                      "SESSION_COOKIE_SECURE": False, "SIGN_IN_RATE_LIMIT": "20 per minute",
-                                     "OIDC": None, "INBOX_FULL_NAMES": False}
+                                     "OIDC": None, "INBOX_FULL_NAMES": False,
+                                     "SELF_REFERRAL_RATE_LIMIT": "5 per hour", "SELF_REFERRAL_CONTACT_DAYS": 5,
+                                     "IDLE_CASE_DAYS": 30, "INFORM_CLIENT_DAYS": 3}
     assert defaults.session_key() != defaults.secret_key  # the cookie key is derived, never the secret itself
     custom = Settings.from_env({**base, "POLKU_MAX_REQUEST_BYTES": "2000000", "POLKU_MAX_VARIABLE_BYTES": "5000",
                                 "POLKU_BASE_URL": "https://polku.example.fi/", "POLKU_SHOW_OVERVIEW": "ALL",
                                 "POLKU_HSTS": "true", "POLKU_SIGN_IN_LIMIT_ACCOUNT": "5",
                                 "POLKU_SIGN_IN_LIMIT_ADDRESS": "20", "POLKU_SIGN_IN_WINDOW_S": "3600",
-                                "POLKU_SESSION_IDLE_MINUTES": "15", "POLKU_INBOX_FULL_NAMES": "yes"})
+                                "POLKU_SESSION_IDLE_MINUTES": "15", "POLKU_INBOX_FULL_NAMES": "yes",
+                                "POLKU_SELF_REFERRAL_RATE_LIMIT": "2 per hour", "POLKU_IDLE_CASE_DAYS": "14"})
     assert custom.web_config() == {"MAX_CONTENT_LENGTH": 2_000_000, "MAX_VARIABLE_BYTES": 5000,
                                    "BASE_URL": "https://polku.example.fi", "SHOW_OVERVIEW": "all", "HSTS": True,
                                    "SIGN_IN_LIMIT_ACCOUNT": 5, "SIGN_IN_LIMIT_ADDRESS": 20, "SIGN_IN_WINDOW_S": 3600,
                                    "SESSION_IDLE_MINUTES": 15, "SECRET_KEY": custom.session_key(),
                                    "SESSION_COOKIE_SECURE": True, "SIGN_IN_RATE_LIMIT": "20 per minute",
-                                   "OIDC": None, "INBOX_FULL_NAMES": True}
+                                   "OIDC": None, "INBOX_FULL_NAMES": True,
+                                   "SELF_REFERRAL_RATE_LIMIT": "2 per hour", "SELF_REFERRAL_CONTACT_DAYS": 5,
+                                   "IDLE_CASE_DAYS": 14, "INFORM_CLIENT_DAYS": 3}
     assert Settings.from_env({**base, "POLKU_HOST": "0.0.0.0", "POLKU_PORT": "8080"}).base_url == "http://localhost:8080"
     assert Settings.from_env({**base, "POLKU_HOST": "::1"}).base_url == "http://[::1]:5000"
 

@@ -34,6 +34,12 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SECURE": False,  # True when served over TLS (POLKU_BASE_URL starting https://)
     "PERMANENT_SESSION_LIFETIME": 12 * 3600,  # the cookie's own lifetime; the idle limit ends a session sooner
     "BABEL_DEFAULT_TIMEZONE": "Europe/Helsinki",  # times on pages as Finnish staff read them (stored in UTC)
+    "SELF_REFERRAL_RATE_LIMIT": "5 per hour",  # public self-referral posts per address (POLKU_SELF_REFERRAL_RATE_LIMIT)
+    "SELF_REFERRAL_MIN_SECONDS": 3,  # a self-referral sent faster than this after the form opened is a bot's
+    "SELF_REFERRAL_MAX_SECONDS": 7200,  # a self-referral form older than this is shown again to be sent anew
+    "SELF_REFERRAL_CONTACT_DAYS": 5,  # working days the receipt promises a coordinator's contact within
+    "IDLE_CASE_DAYS": 30,  # a case with no activity this long is a managers' alarm (POLKU_IDLE_CASE_DAYS)
+    "INFORM_CLIENT_DAYS": 3,  # a client not told of their case manager by then is an alarm (POLKU_INFORM_CLIENT_DAYS)
     "WTF_CSRF_TIME_LIMIT": None,  # a token lives as long as the session (a long form must not expire mid-way)
 }
 
@@ -58,6 +64,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         i18n,
         inbox,
         letters,
+        manage,
         overview,
         partners,
         referrals,
@@ -80,7 +87,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)  # /api/openapi.json describes /engine-rest and /api
     app.register_blueprint(tasks.bp)
     app.register_blueprint(inbox.bp)
-    for area in (cases, partners, letters):
+    for area in (cases, partners, letters, manage):
         app.register_blueprint(area.bp)
         app.register_blueprint(area.api)
     app.register_blueprint(referrals.bp)

@@ -20,11 +20,12 @@ def run_migrations_online() -> None:
     engine = make_engine(url)
     with engine.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
-        if sqlite:
+        driver = connection.connection.driver_connection
+        if sqlite and driver is not None:
             # A batch migration rebuilds a table (copy, drop, rename); with foreign keys enforced the drop fails
             # once other tables' rows point at it. SQLite ignores this pragma inside a transaction, so it is
             # set on the driver connection before Alembic begins one; the check below stands in for it.
-            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+            driver.execute("PRAGMA foreign_keys=OFF")
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()
@@ -32,8 +33,8 @@ def run_migrations_online() -> None:
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                 if broken:
                     raise RuntimeError(f"the migration left rows pointing at nothing: {broken[:5]}")
-        if sqlite:
-            connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+        if sqlite and driver is not None:
+            driver.execute("PRAGMA foreign_keys=ON")
     engine.dispose()
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from flask import abort, current_app
 from sqlalchemy import select
 
-from casework.access_log import log_case_access
+from casework.access_log import AccessAction, log_case_access
 from casework.case_access import CaseAccess, case_access, log_denied, role_of
 from casework.staff import Staff
 from engine.models import Case
@@ -29,11 +29,13 @@ class Opened:
         return self.access.case_id
 
 
-def open_case(staff: Staff, business_key: str, what: str, *, whole_case: bool = True) -> Opened | int:
+def open_case(staff: Staff, business_key: str, what: str, *, whole_case: bool = True,
+              action: AccessAction = AccessAction.VIEW) -> Opened | int:
     """The case with this case number if `staff` may open it (access logged with `what` and why), else the
     HTTP status to answer: 404 (no such case) or 403 (no relationship; the attempt is logged).
 
     `whole_case`: the case page and its parts; a partner's relationship only opens the partners' view.
+    `action`: what the request does with the data (a POST that records something: CREATE or UPDATE).
     """
     engine = current_app.config["ENGINE"]
     if not business_key or len(business_key) > MAX_KEY:
@@ -49,13 +51,14 @@ def open_case(staff: Staff, business_key: str, what: str, *, whole_case: bool = 
             log_denied(session, staff, case_id, what, now)
             return 403
         log_case_access(session, user_id=staff.id, role=role_of(staff), case_ids=[case_id], what=what,
-                        why=access.why, at=now)
+                        why=access.why, at=now, action=action)
     return Opened(access, business_key)
 
 
-def case_or_abort(staff: Staff, business_key: str, what: str, *, whole_case: bool = True) -> Opened:
+def case_or_abort(staff: Staff, business_key: str, what: str, *, whole_case: bool = True,
+                  action: AccessAction = AccessAction.VIEW) -> Opened:
     """`open_case` for pages: the case, or the 404 / 403 page."""
-    opened = open_case(staff, business_key, what, whole_case=whole_case)
+    opened = open_case(staff, business_key, what, whole_case=whole_case, action=action)
     if isinstance(opened, int):
         abort(opened)
     return opened

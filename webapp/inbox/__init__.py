@@ -4,8 +4,8 @@ from flask_babel import lazy_gettext as _l
 
 from webapp.home import add_navigation
 from webapp.inbox import task_views  # noqa: F401  (its routes join the blueprint)
-from webapp.inbox.views import bp
+from webapp.inbox.views import STAFF_ROLES, bp
 
-add_navigation("inbox.index", _l("Inbox"))
+add_navigation("inbox.index", _l("Inbox"), *STAFF_ROLES)  # a partner account has no inbox (their view: /partner)
 
 __all__ = ["bp"]

@@ -1,0 +1,190 @@
+"""The management view at county scale: `/manage` (alarms and where cases wait) under 20 concurrent users.
+
+    python bench/dashboard.py [--cases 20000] [--tasks-per-case 3] [--history 2000000] [--timers 0.2]
+                              [--users 20] [--seconds 20] [--think-ms 1000] [--cache-seconds N] [--keep]
+
+Seeds the inbox benchmark's data (bench/inbox.py: staff in 15 teams, active cases with a current case manager,
+open tasks, history rows, in bulk with COPY) and adds what the management view reads beyond it: each case's
+team (its case manager's) and municipality, a timer for a share of the cases (behind an event-based gateway, so
+its age comes from the gateway's open history row), some idle cases, and one manager account. Then serves the
+app with gunicorn and lets `--users` threads, signed in as the team leads and the manager, load `/manage` with
+a think time between requests. The figures are cached per scope for MANAGE_CACHE_SECONDS (default 60;
+`--cache-seconds 0` measures every request computing them).
+The LAST line is JSON: {"p50_ms", "p95_ms", "users", "requests", ...}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.inbox import (  # noqa: E402
+    PASSWORD,
+    TEAMS,
+    free_port,
+    percentile,
+    seed,
+    signed_in,
+    throwaway_database,
+)
+
+MANAGER = "manager.00"
+MUNICIPALITIES = ["Espoo", "Vantaa", "Kauniainen", "Kirkkonummi"]
+
+
+def seed_management(url: str, timer_share: float) -> dict[str, int]:
+    """What /manage reads beyond the inbox's data: teams and municipalities of cases, timers, a manager."""
+    import psycopg
+    from argon2 import PasswordHasher
+
+    rng = random.Random(13)
+    now = datetime.now(UTC)
+    counts: dict[str, int] = {}
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE client_case SET team_id = 'team' || split_part(a.user_id, '.', 2) "
+                     "FROM case_manager_assignment a WHERE a.case_id = client_case.case_id AND a.to_at IS NULL")
+        for n, municipality in enumerate(MUNICIPALITIES):
+            conn.execute("UPDATE client_case SET municipality = %s WHERE get_byte(decode(md5(case_id), 'hex'), 0) "
+                         "%% %s = %s", (municipality, len(MUNICIPALITIES), n))
+        conn.execute("INSERT INTO staff_user (id, name, active, created_at, password_hash) "
+                     "VALUES (%s, %s, true, %s, %s)", (MANAGER, "Bench Manager", now, PasswordHasher().hash(PASSWORD)))
+        conn.execute("INSERT INTO staff_user_role (user_id, role) VALUES (%s, 'manager')", (MANAGER,))
+        case_ids = [r[0] for r in conn.execute("SELECT id FROM \"case\" ORDER BY id").fetchall()]
+        chosen = [c for c in case_ids if rng.random() < timer_share]
+        with conn.cursor() as cur, cur.copy("COPY history_event (case_id, task_id, element_id, element_name, "
+                                            "element_type, state, started_at) FROM STDIN") as copy:
+            for c in chosen:
+                copy.write_row((c, str(uuid.UUID(int=rng.getrandbits(128))), "review_wait", "Seurantaa odotetaan",
+                                "EventBasedGateway", "active", now - timedelta(days=rng.randint(0, 180))))
+        with conn.cursor() as cur, cur.copy("COPY timer (id, case_id, element_id, due_at) FROM STDIN") as copy:
+            for c in chosen:
+                copy.write_row((str(uuid.UUID(int=rng.getrandbits(128))), c, "follow_up_due",
+                                now + timedelta(days=rng.randint(1, 180))))
+        counts["timer"] = len(chosen)
+        idle = conn.execute("UPDATE \"case\" SET updated_at = %s WHERE get_byte(decode(md5(id), 'hex'), 1) < 8",
+                            (now - timedelta(days=45),))
+        counts["idle_cases"] = idle.rowcount
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE")
+    return counts
+
+
+def wsgi() -> Any:
+    """The app for gunicorn (`bench.dashboard:wsgi()`), with the management blueprints registered if the
+    app factory does not register them yet."""
+    import webapp.manage as manage
+    from bench.inbox import wsgi as inbox_wsgi
+
+    app = inbox_wsgi()
+    if os.environ.get("POLKU_BENCH_MANAGE_CACHE_SECONDS"):
+        app.config["MANAGE_CACHE_SECONDS"] = int(os.environ["POLKU_BENCH_MANAGE_CACHE_SECONDS"])
+    if "manage" not in app.blueprints:
+        app.register_blueprint(manage.bp)
+        app.register_blueprint(manage.api)
+    return app
+
+
+@contextmanager
+def server(url: str, workers: int, threads: int) -> Iterator[str]:
+    import requests
+
+    port = free_port()
+    env = {**os.environ, "POLKU_BENCH_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers), "--threads",
+                             str(threads), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+                             "bench.dashboard:wsgi()"], cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(base + "/login", timeout=10)
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the server did not start") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def measure(base: str, users: int, seconds: float, think_ms: float, path: str) -> list[float]:
+    """Each user a team lead (their own team's figures) or, every fourth, the manager (every case)."""
+    people = [MANAGER if n % 4 == 3 else f"staff.{n % TEAMS:02d}.00" for n in range(users)]
+    sessions = [signed_in(base, person) for person in people]
+    for s in sessions:  # warm each worker process and connection
+        assert s.get(base + path).status_code == 200
+    timings: list[float] = []
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def user(n: int) -> None:
+        rng = random.Random(n)
+        time.sleep(rng.random() * think_ms / 1000)
+        while time.monotonic() < stop:
+            began = time.perf_counter()
+            answer = sessions[n].get(base + path)
+            took = (time.perf_counter() - began) * 1000
+            assert answer.status_code == 200, f"{path}: {answer.status_code}"
+            with lock:
+                timings.append(took)
+            time.sleep(rng.uniform(0.5, 1.5) * think_ms / 1000)
+
+    threads = [threading.Thread(target=user, args=(n,)) for n in range(users)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=20_000)
+    parser.add_argument("--tasks-per-case", type=int, default=3)
+    parser.add_argument("--history", type=int, default=2_000_000)
+    parser.add_argument("--timers", type=float, default=0.2, help="share of cases waiting at a follow-up timer")
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--think-ms", type=float, default=1000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--path", default="/manage", help="the page measured (e.g. /api/manage/steps)")
+    parser.add_argument("--cache-seconds", type=int, default=None,
+                        help="MANAGE_CACHE_SECONDS of the app (0: every request computes the figures)")
+    parser.add_argument("--keep", action="store_true", help="keep the database (its URL goes to stderr)")
+    args = parser.parse_args()
+    if args.cache_seconds is not None:
+        os.environ["POLKU_BENCH_MANAGE_CACHE_SECONDS"] = str(args.cache_seconds)
+    with throwaway_database(args.keep) as url:
+        seeded = seed(url, args.cases, args.tasks_per_case, args.history)
+        extra = seed_management(url, args.timers)
+        print(json.dumps({"seeded": {**seeded["counts"], **extra}, "seconds": seeded["seconds"]}), file=sys.stderr)
+        with server(url, args.workers, args.threads) as base:
+            timings = measure(base, args.users, args.seconds, args.think_ms, args.path)
+    print(json.dumps({"endpoint": args.path, "p50_ms": round(statistics.median(timings), 1),
+                      "p95_ms": round(percentile(timings, 95), 1), "users": args.users, "requests": len(timings),
+                      "think_ms": args.think_ms, "cases": args.cases, "cache_seconds": args.cache_seconds}))
+
+
+if __name__ == "__main__":
+    main()
