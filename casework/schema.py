@@ -22,6 +22,7 @@ from casework import (  # noqa: F401  (each module registers its tables)
     plan,
     service_referral,
     staffing,
+    step_summary,
     task_comments,
     task_drafts,
     task_filters,

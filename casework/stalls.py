@@ -1,5 +1,10 @@
 """Where cases wait now, per BPMN step: for team leads and managers (`/manage`).
 
+`step_stalls` (the steps table, also webapp/manage/heatmap.py's source) reads the scheduler's snapshot,
+casework.step_summary.WaitingItem, once it has been refreshed; the live count below (`live_step_stalls`) is what
+the refresh's snapshot matches and the fallback before the first refresh. `waiting_cases` (the drill-down) is
+always live.
+
 Counted from the engine's projection tables, which the case transaction keeps (engine/projections.py), never
 from the history: open user tasks, jobs waiting for a worker, timers and message subscriptions (at an
 event-based gateway the catch events behind it wait, one row each). A called process runs inside its caller's
@@ -27,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, null, select, text, union_all
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, null, or_, select, text, union_all
 from sqlalchemy.orm import Session
 
 from casework.client_case import CaseStatus as ClientCaseStatus
@@ -40,6 +45,7 @@ from engine.models import (
     Case,
     CaseStatus,
     Definition,
+    Deployment,
     HistoryEvent,
     Job,
     MessageSubscription,
@@ -62,14 +68,18 @@ KINDS = ("task", "job", "timer", "message")
 @dataclass(frozen=True)
 class Scope:
     """Which cases the figures count: the teams' cases (None: every case, also those without a casework
-    record, such as a staffing alarm's), optionally of one municipality."""
+    record, such as a staffing alarm's), optionally of one municipality, referral source (a ReferralSource
+    value) and site variant (casework.step_summary.site_variant_of; '' the main model)."""
 
     team_ids: frozenset[str] | None = None
     municipality: str | None = None
+    referral_source: str | None = None
+    site_variant: str | None = None
 
     @property
     def needs_client_case(self) -> bool:
-        return self.team_ids is not None or bool(self.municipality)
+        return (self.team_ids is not None or bool(self.municipality) or bool(self.referral_source)
+                or self.site_variant is not None)
 
     def conditions(self) -> list[ColumnElement[bool]]:
         """Conditions on ClientCase (the caller joins it when `needs_client_case`)."""
@@ -78,7 +88,43 @@ class Scope:
             out.append(ClientCase.team_id.in_(sorted(self.team_ids)))
         if self.municipality:
             out.append(func.lower(ClientCase.municipality) == self.municipality.lower())
+        if self.referral_source:
+            out.append(ClientCase.referral_source == _referral_source(self.referral_source))
+        if self.site_variant is not None:
+            out.append(ClientCase.case_id.in_(select(Case.id).join(Definition, Definition.id == Case.definition_id)
+                                              .join(Deployment, Deployment.id == Definition.deployment_id)
+                                              .where(_variant_clause(self.site_variant))))
         return out
+
+    def summary_conditions(self, model: Any) -> list[ColumnElement[bool]]:
+        """The same on a summary table (casework.step_summary: WaitingItem, StepDuration), whose rows carry the
+        case's team, municipality, referral source and site variant."""
+        out: list[ColumnElement[bool]] = []
+        if self.team_ids is not None:
+            out.append(model.team_id.in_(sorted(self.team_ids)))
+        if self.municipality:
+            out.append(func.lower(model.municipality) == self.municipality.lower())
+        if self.referral_source:
+            out.append(model.referral_source == self.referral_source)
+        if self.site_variant is not None:
+            out.append(model.site_variant == self.site_variant)
+        return out
+
+
+def _referral_source(value: str) -> Any:
+    from casework.referral import ReferralSource
+
+    try:
+        return ReferralSource(value)
+    except ValueError:
+        return None
+
+
+def _variant_clause(variant: str) -> ColumnElement[bool]:
+    """Deployments of a site variant by their source path (as casework.step_summary.site_variant_of reads it)."""
+    if not variant:
+        return or_(Deployment.source.is_(None), ~Deployment.source.like("%sites/%"))
+    return or_(Deployment.source.like(f"%sites/{variant}"), Deployment.source.like(f"%sites/{variant}/%"))
 
 
 EVERYTHING = Scope()
@@ -102,7 +148,8 @@ def default_team(staff: Staff) -> str:
     return MY_TEAMS if staff.leads or not staff.has(Role.MANAGER) else ALL_TEAMS
 
 
-def scope_for(session: Session, staff: Staff, team: str | None, municipality: str | None) -> tuple[Scope, str]:
+def scope_for(session: Session, staff: Staff, team: str | None, municipality: str | None,
+              referral_source: str | None = None, site_variant: str | None = None) -> tuple[Scope, str]:
     """The scope the filters ask for, within what the person may see, and the team choice in force.
 
     A manager sees everything; a team lead (not also a manager) only the teams they lead: any other team
@@ -110,11 +157,12 @@ def scope_for(session: Session, staff: Staff, team: str | None, municipality: st
     """
     choice = (team or "").strip() or default_team(staff)
     muni = (municipality or "").strip() or None
+    source = (referral_source or "").strip() or None
     if choice == ALL_TEAMS and staff.has(Role.MANAGER):
-        return Scope(None, muni), ALL_TEAMS
+        return Scope(None, muni, source, site_variant), ALL_TEAMS
     if choice not in (MY_TEAMS, ALL_TEAMS) and choice in {t for t, _ in team_choices(session, staff)}:
-        return Scope(frozenset({choice}), muni), choice
-    return Scope(frozenset(staff.leads), muni), MY_TEAMS
+        return Scope(frozenset({choice}), muni, source, site_variant), choice
+    return Scope(frozenset(staff.leads), muni, source, site_variant), MY_TEAMS
 
 
 def municipality_choices(session: Session) -> list[str]:
@@ -221,6 +269,12 @@ class _StepMap:
                     version = max(versions) if versions else None
                 return StepKey(process_id, version, element_id), processes[process_id][element_id]
         return StepKey(definition.key, definition.version, element_id), None
+
+    @staticmethod
+    def latest_of(session: Session) -> dict[str, int]:
+        """process key -> its newest version, without loading the definitions."""
+        rows = session.execute(select(Definition.key, func.max(Definition.version)).group_by(Definition.key))
+        return {key: int(number) for key, number in rows}
 
     def latest_versions(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -340,7 +394,90 @@ class _Group:
 
 def step_stalls(session: Session, now: datetime, scope: Scope = EVERYTHING, version: str | None = None
                 ) -> list[StepStall]:
-    """Per step, the waits of active cases in `scope` now, the most waiting first (then the oldest)."""
+    """Per step, the waits of active cases in `scope`, the most waiting first (then the oldest).
+
+    Read from the scheduler's snapshot (casework.step_summary.WaitingItem: the waits as of its last refresh,
+    their ages and overdue counts as of `now`); before the first refresh, computed live (`live_step_stalls`).
+    """
+    from casework.step_summary import refreshed_at
+
+    if refreshed_at(session) is None:
+        return live_step_stalls(session, now, scope, version)
+    return summary_step_stalls(session, now, scope, version)
+
+
+def summary_step_stalls(session: Session, now: datetime, scope: Scope = EVERYTHING, version: str | None = None
+                        ) -> list[StepStall]:
+    """step_stalls from the snapshot: one GROUP BY over the narrow waiting_item table, the filters as WHERE; for
+    every case unfiltered, the per-step totals the refresh computed (waiting_step)."""
+    from casework.step_summary import WaitingItem as W
+
+    if scope == EVERYTHING:
+        return _total_step_stalls(session, now, version)
+    overdue = func.sum(case((and_(W.kind == "task", W.due < now), 1), else_=0))
+    columns: list[Any] = [W.process_key, W.version, W.element_id, func.max(W.element_name), func.min(W.kind),
+                          func.count(), func.min(W.since), overdue, func.count(W.case_id.distinct())]
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        from sqlalchemy.dialects.postgresql import array
+
+        columns.append(func.percentile_cont(array([0.5, 0.1])).within_group(_epoch(W.since)))
+    conditions = scope.summary_conditions(W)
+    if version and ":" in version and version != ALL_VERSIONS:
+        key, _, number = version.rpartition(":")
+        if number.isdigit():
+            conditions += [W.process_key == key, W.version == int(number)]
+    query = select(*columns).where(*conditions).group_by(W.process_key, W.version, W.element_id)
+    latest = _StepMap.latest_of(session)
+    _, wanted = version_filter(version, latest)
+    rows = [row for row in session.execute(query).all() if wanted(StepKey(row[0], row[1], row[2]))]
+    ages: dict[tuple[str, int | None, str], list[float]] = {}
+    if not postgres and rows:
+        for process_key, ver, element, since in session.execute(
+                select(W.process_key, W.version, W.element_id, W.since).where(*conditions)):
+            ages.setdefault((process_key, ver, element), []).append(max(0.0, (now - _aware(since)).total_seconds()))
+    out = []
+    for row in rows:
+        if postgres:
+            p50_since, p10_since = row[9]
+            p50 = max(0.0, now.timestamp() - float(p50_since))
+            p90 = max(0.0, now.timestamp() - float(p10_since))
+        else:
+            found = ages.get((row[0], row[1], row[2]), [])
+            p50, p90 = percentile_cont(found, 0.5), percentile_cont(found, 0.9)
+        out.append(StepStall(row[0], row[1], row[2], row[3], row[4], int(row[5]), timedelta(seconds=round(p50)),
+                             timedelta(seconds=round(p90)), max(timedelta(0), now - _aware(row[6])), int(row[7] or 0),
+                             int(row[8])))
+    return sorted(out, key=lambda s: (-s.waiting, -s.age_max, s.process_key, s.element_id))
+
+
+def _total_step_stalls(session: Session, now: datetime, version: str | None) -> list[StepStall]:
+    """The unfiltered figures from waiting_step; overdue = overdue at the refresh + tasks due since then."""
+    from casework.step_summary import WaitingItem as W
+    from casework.step_summary import WaitingStep as T
+    from casework.step_summary import refreshed_at
+
+    at = refreshed_at(session) or now
+    became = {(k, v, e): int(n) for k, v, e, n in session.execute(
+        select(W.process_key, W.version, W.element_id, func.count())
+        .where(W.kind == "task", W.due >= at, W.due < now).group_by(W.process_key, W.version, W.element_id))}
+    _, wanted = version_filter(version, _StepMap.latest_of(session))
+    out = []
+    for t in session.scalars(select(T)):
+        if not wanted(StepKey(t.process_key, t.version, t.element_id)):
+            continue
+        out.append(StepStall(t.process_key, t.version, t.element_id, t.element_name, t.kind, t.waiting,
+                             max(timedelta(0), timedelta(seconds=round((now - t.since_p50).total_seconds()))),
+                             max(timedelta(0), timedelta(seconds=round((now - t.since_p10).total_seconds()))),
+                             max(timedelta(0), now - t.oldest),
+                             t.overdue + became.get((t.process_key, t.version, t.element_id), 0), t.cases))
+    return sorted(out, key=lambda s: (-s.waiting, -s.age_max, s.process_key, s.element_id))
+
+
+def live_step_stalls(session: Session, now: datetime, scope: Scope = EVERYTHING, version: str | None = None
+                     ) -> list[StepStall]:
+    """Per step, the waits of active cases in `scope` now, computed from the projection tables (a scan: the
+    summary's fallback before its first refresh)."""
     waits = _waits()
     overdue = func.sum(case((and_(waits.c.kind == "task", waits.c.due < now), 1), else_=0))
     columns: list[Any] = [Case.definition_id, waits.c.element_id, func.min(waits.c.kind), func.count(),

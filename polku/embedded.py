@@ -103,7 +103,8 @@ def start_staffing_checks(engine: Any, settings: Settings) -> Any:
 
     It lives here, in the composition root, because it joins casework (the alarms) and the engine (the
     task's case); the engine's own scheduler knows no casework. Several schedulers may run it at once:
-    casework.staffing records each alarm once. Stop it with `.shutdown()`.
+    casework.staffing records each alarm once. Stop it with `.shutdown()`. It also refreshes the management
+    view's summary tables every POLKU_SUMMARY_REFRESH_SECONDS (casework.step_summary; safe to run concurrently).
     """
     from datetime import UTC, datetime
 
@@ -114,8 +115,22 @@ def start_staffing_checks(engine: Any, settings: Settings) -> Any:
                       id="polku-staffing-check", max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
     scheduler.add_job(check_letters, "interval", minutes=settings.staffing_check_minutes, args=[engine, settings],
                       id="polku-letter-check", max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
+    scheduler.add_job(refresh_summary, "interval", seconds=settings.summary_refresh_seconds, args=[engine],
+                      id="polku-summary-refresh", max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
     scheduler.start()
     return scheduler
+
+
+def refresh_summary(engine: Any) -> None:
+    """Recompute the management view's summary tables (casework.step_summary); safe beside other schedulers."""
+    from casework.step_summary import refresh_summary as refresh
+
+    try:
+        done = refresh(engine)
+    except Exception:  # a failed round is retried at the next interval; the page shows how old its figures are
+        log.exception("summary refresh failed")
+        return
+    log.info("summary refresh: %d waits, %d durations counted in %d ms", done.waiting, done.counted, done.took_ms)
 
 
 def start_workers(engine: Any, settings: Settings) -> Any:

@@ -45,6 +45,7 @@ class Settings:
     web_processes: int = 1  # POLKU_WEB_PROCESSES: gunicorn worker processes (1 with SQLite: see polku.web_server)
     web_threads: int = 8  # POLKU_WEB_THREADS: threads per web process
     staffing_check_minutes: int = 15  # POLKU_STAFFING_CHECK_MINUTES: how often staffing alarms become tasks
+    summary_refresh_seconds: int = 60  # POLKU_SUMMARY_REFRESH_SECONDS: how often /manage's figures are recomputed
     inform_client_days: int = 3  # POLKU_INFORM_CLIENT_DAYS: a client not told of their case manager by then alarms
     letter_delivery_days: int = 7  # POLKU_LETTER_DELIVERY_DAYS: a letter not delivered by then is a case manager task
     self_referral_rate_limit: str = "5 per hour"  # POLKU_SELF_REFERRAL_RATE_LIMIT: public self-referrals per address
@@ -85,6 +86,7 @@ class Settings:
             web_processes=_number(env, "POLKU_WEB_PROCESSES", cls.web_processes),
             web_threads=_number(env, "POLKU_WEB_THREADS", cls.web_threads),
             staffing_check_minutes=_number(env, "POLKU_STAFFING_CHECK_MINUTES", cls.staffing_check_minutes),
+            summary_refresh_seconds=_number(env, "POLKU_SUMMARY_REFRESH_SECONDS", cls.summary_refresh_seconds),
             inform_client_days=_number(env, "POLKU_INFORM_CLIENT_DAYS", cls.inform_client_days),
             letter_delivery_days=_number(env, "POLKU_LETTER_DELIVERY_DAYS", cls.letter_delivery_days),
             self_referral_rate_limit=_rate_limit(env, "POLKU_SELF_REFERRAL_RATE_LIMIT", cls.self_referral_rate_limit),
@@ -104,7 +106,14 @@ class Settings:
                 "SESSION_COOKIE_SECURE": self.base_url.startswith("https://"),
                 "SELF_REFERRAL_RATE_LIMIT": self.self_referral_rate_limit,
                 "SELF_REFERRAL_CONTACT_DAYS": self.self_referral_contact_days, "IDLE_CASE_DAYS": self.idle_case_days,
-                "INFORM_CLIENT_DAYS": self.inform_client_days}
+                "INFORM_CLIENT_DAYS": self.inform_client_days, "EVENT_LOG_KEY": self.event_log_key()}
+
+    def event_log_key(self) -> bytes:
+        """The key of the event log's case pseudonyms (casework.event_log), derived from the secret key under its own
+        label: the same case has the same pseudonym in every export, and it cannot be linked back without the key."""
+        from casework.event_log import pseudonym_key
+
+        return pseudonym_key(self.secret_key)
 
     def session_key(self) -> str:
         """The key that signs session cookies and CSRF tokens, derived from the secret key under its own label."""

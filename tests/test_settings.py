@@ -36,8 +36,10 @@ def test_web_settings_defaults_and_overrides() -> None:
                                      "SESSION_COOKIE_SECURE": False, "SIGN_IN_RATE_LIMIT": "20 per minute",
                                      "OIDC": None, "INBOX_FULL_NAMES": False,
                                      "SELF_REFERRAL_RATE_LIMIT": "5 per hour", "SELF_REFERRAL_CONTACT_DAYS": 5,
-                                     "IDLE_CASE_DAYS": 30, "INFORM_CLIENT_DAYS": 3}
+                                     "IDLE_CASE_DAYS": 30, "INFORM_CLIENT_DAYS": 3,
+                                     "EVENT_LOG_KEY": defaults.event_log_key()}
     assert defaults.session_key() != defaults.secret_key  # the cookie key is derived, never the secret itself
+    assert defaults.event_log_key() not in (defaults.secret_key.encode(), bytes.fromhex(defaults.session_key()))
     custom = Settings.from_env({**base, "POLKU_MAX_REQUEST_BYTES": "2000000", "POLKU_MAX_VARIABLE_BYTES": "5000",
                                 "POLKU_BASE_URL": "https://polku.example.fi/", "POLKU_SHOW_OVERVIEW": "ALL",
                                 "POLKU_HSTS": "true", "POLKU_SIGN_IN_LIMIT_ACCOUNT": "5",
@@ -51,7 +53,8 @@ def test_web_settings_defaults_and_overrides() -> None:
                                    "SESSION_COOKIE_SECURE": True, "SIGN_IN_RATE_LIMIT": "20 per minute",
                                    "OIDC": None, "INBOX_FULL_NAMES": True,
                                    "SELF_REFERRAL_RATE_LIMIT": "2 per hour", "SELF_REFERRAL_CONTACT_DAYS": 5,
-                                   "IDLE_CASE_DAYS": 14, "INFORM_CLIENT_DAYS": 3}
+                                   "IDLE_CASE_DAYS": 14, "INFORM_CLIENT_DAYS": 3,
+                                   "EVENT_LOG_KEY": custom.event_log_key()}
     assert Settings.from_env({**base, "POLKU_HOST": "0.0.0.0", "POLKU_PORT": "8080"}).base_url == "http://localhost:8080"
     assert Settings.from_env({**base, "POLKU_HOST": "::1"}).base_url == "http://[::1]:5000"
 

@@ -40,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "SELF_REFERRAL_CONTACT_DAYS": 5,  # working days the receipt promises a coordinator's contact within
     "IDLE_CASE_DAYS": 30,  # a case with no activity this long is a managers' alarm (POLKU_IDLE_CASE_DAYS)
     "INFORM_CLIENT_DAYS": 3,  # a client not told of their case manager by then is an alarm (POLKU_INFORM_CLIENT_DAYS)
+    "EVENT_LOG_KEY": None,  # bytes: the key of the event log's case pseudonyms (derived from POLKU_SECRET_KEY)
     "WTF_CSRF_TIME_LIMIT": None,  # a token lives as long as the session (a long form must not expire mid-way)
 }
 

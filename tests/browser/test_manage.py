@@ -32,6 +32,9 @@ def test_a_team_lead_sees_alarms_and_steps_opens_a_list_and_downloads_csv(visit:
     alarms = page.locator("#manage-alarms > li")
     expect(alarms).to_have_count(7)
     expect(page.locator("#alarm-no_case_manager")).to_be_visible()
+    expect(page.locator("#manage-subnav a[aria-current='page']")).to_have_attribute("href", "/manage")
+    expect(page.locator("#figures-at")).to_be_visible()
+    expect(page.locator("#period-note")).to_be_visible()
     steps = page.locator("#manage-steps tbody tr")
     expect(steps.first).to_be_visible()
     table_rows = steps.count()
@@ -40,10 +43,21 @@ def test_a_team_lead_sees_alarms_and_steps_opens_a_list_and_downloads_csv(visit:
 
     rows = download(page, "#steps-csv")
     assert rows[0] == ["process", "version", "element_id", "step", "kind", "waiting", "cases", "age_p50_hours",
-                       "age_p90_hours", "age_max_hours", "overdue"]
+                       "age_p90_hours", "age_max_hours", "overdue", "period_from", "period_to", "period_completed",
+                       "period_median_hours", "period_p90_hours"]
     assert len(rows) - 1 == table_rows
     waiting = {(r[0], r[2]): int(r[5]) for r in rows[1:]}
-    assert all(n > 0 for n in waiting.values())
+    assert waiting and max(waiting.values()) > 0
+
+    # the period filter: a wrong date is named, linked and kept
+    page.select_option("#filter-period", "dates")
+    page.fill("#filter-to", "2020-01-01")
+    page.fill("#filter-from", "2020-02-01")
+    page.locator("#manage-filters button[type=submit]").click()
+    expect(page.locator("#error-summary a[href='#filter-to']")).to_be_visible()
+    expect(page.locator("#filter-from")).to_have_value("2020-02-01")
+    check_accessibility(page, "manage-period-error")
+    page.goto("/manage")
 
     # the step with the most cases is listed first; its list has as many cases as the table said
     first = steps.first.locator("th a")

@@ -15,10 +15,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from casework.access_log import AccessAction, AccessLogEntry
+from casework.client_case import ClientCase
 from casework.identity_code import IdentityCodeKeys
+from casework.referral import ReferralSource
+from casework.step_summary import BUCKET_ERROR, refresh_summary
 from casework.teams import add_member, add_team
 from casework.users import Role, StaffUser
-from engine.models import Case
+from engine.models import Case, Deployment
 from engine.runtime import Engine
 from tests.casework.test_stalls import CASES, T0, deploy, start
 from tests.conftest import TestClock
@@ -116,12 +119,15 @@ def test_the_steps_csv_has_every_figure(app: Flask) -> None:
     client = client_of(app, "johtaja")
     rows = rows_of(client.get("/manage/steps.csv"))
     assert rows[0] == ["process", "version", "element_id", "step", "kind", "waiting", "cases", "age_p50_hours",
-                       "age_p90_hours", "age_max_hours", "overdue"]
-    by_element = {r[2]: r for r in rows[1:]}
+                       "age_p90_hours", "age_max_hours", "overdue", "period_from", "period_to", "period_completed",
+                       "period_median_hours", "period_p90_hours"]
+    by_element = {r[2]: r[:11] for r in rows[1:]}
     assert by_element["review"] == ["support", "1", "review", "Review", "task", "4", "4", "192", "232", "240", "2"]
     assert by_element["arrange"] == ["coordination", "1", "arrange", "Arrange the service", "task", "4", "4", "192",
                                      "232", "240", "0"]
     assert by_element["reminder_due"][4:] == ["timer", "4", "4", "192", "232", "240", "0"]
+    # nothing completed yet: the period (the last 30 days to today, Helsinki) has no time spent
+    assert {tuple(r[11:]) for r in rows[1:]} == {("2025-12-17", "2026-01-15", "0", "", "")}
     assert set(by_element) == {"review", "notify", "reminder_due", "client_replied", "arrange"}
     vantaa = rows_of(client.get("/manage/steps.csv?team=all&municipality=Vantaa"))
     assert {r[2]: r[5] for r in vantaa[1:]}["review"] == "2"
@@ -177,24 +183,82 @@ def test_the_json_twins(app: Flask) -> None:
     review = next(s for s in steps["steps"] if s["elementId"] == "review")
     assert review == {"processKey": "support", "version": 1, "elementId": "review", "name": "Review", "kind": "task",
                       "waiting": 2, "cases": 2, "ageP50Seconds": int(9.5 * 86400), "ageP90Seconds": int(9.9 * 86400),
-                      "ageMaxSeconds": 10 * 86400, "overdue": 1}
+                      "ageMaxSeconds": 10 * 86400, "overdue": 1, "periodCompleted": 0, "periodMedianSeconds": None,
+                      "periodP90Seconds": None}
+    assert (steps["periodFrom"], steps["periodTo"]) == ("2025-12-17", "2026-01-15")
     spec = client.get("/api/openapi.json").get_json()
     operation = spec["paths"]["/api/manage/steps"]["get"]
-    assert {p["name"] for p in operation["parameters"]} == {"team", "municipality", "version"}
+    assert {p["name"] for p in operation["parameters"]} == {"team", "municipality", "version", "referral_source",
+                                                            "site", "period", "from", "to"}
 
 
-def test_the_figures_are_at_most_a_minute_old_and_the_lists_always_live(app: Flask, engine: Engine,
-                                                                         clock: TestClock) -> None:
+def test_the_figures_come_from_the_schedulers_summary_and_the_lists_are_live(app: Flask, engine: Engine,
+                                                                             clock: TestClock) -> None:
     client = client_of(app, "johtaja")
-    assert client.get("/api/manage/steps").get_json()["asOf"] == clock().isoformat()
+    first = clock()
+    assert client.get("/api/manage/steps").get_json()["asOf"] == first.isoformat()  # the first use computes it
     case_id = engine.start("support", "TKT-9", {"reviewDue": None})
-    clock.advance(seconds=30)
-    cached = client.get("/api/manage/steps").get_json()
-    assert next(s for s in cached["steps"] if s["elementId"] == "review")["waiting"] == 4
+    clock.advance(minutes=5)
+    kept = client.get("/api/manage/steps").get_json()
+    assert kept["asOf"] == first.isoformat()
+    assert next(s for s in kept["steps"] if s["elementId"] == "review")["waiting"] == 4
+    page = client.get("/manage").get_data(as_text=True)
+    at = page[page.index('id="figures-at"'):][:120]
+    assert "Figures as of 1/15/26, 11:00" in at, at
     listed = rows_of(client.get("/manage/steps/support/review?format=csv"))
     assert [r[0] for r in listed[1:]] == ["TKT-0", "TKT-1", "TKT-2", "TKT-3", "TKT-9"]  # no client case: all scope
-    clock.advance(seconds=31)
+    refresh_summary(engine)
     fresh = client.get("/api/manage/steps").get_json()
     assert fresh["asOf"] == clock().isoformat()
     assert next(s for s in fresh["steps"] if s["elementId"] == "review")["waiting"] == 5
     assert case_id
+
+
+def test_the_time_spent_in_the_period_and_the_filters(app: Flask, engine: Engine, clock: TestClock) -> None:
+    with engine.db.transaction() as s:
+        keys = dict(s.execute(select(Case.business_key, Case.id)).all())
+        s.get(ClientCase, keys["TKT-0"]).referral_source = ReferralSource.KELA  # type: ignore[union-attr]
+    for key in ("TKT-0", "TKT-1", "TKT-2"):  # review took 10, 9 and 7 days, done on day 10 (2026-01-15)
+        [task] = [t for t in engine.open_tasks(keys[key]) if t.element_id == "review"]
+        engine.complete_task(task.id)
+    clock.advance(minutes=10)
+    refresh_summary(engine)
+    client = client_of(app, "johtaja")
+    page = client.get("/manage").get_data(as_text=True)
+    table = page[page.index('id="manage-steps"'):]
+    review = table[table.index("/manage/steps/support/review"):][:2000]
+    assert "9 d " in review and "3 completed" in review  # the median 9 days, within the bucket error
+    assert "rounded to within 9 %" in page
+    rows = {r[2]: r for r in rows_of(client.get("/manage/steps.csv?period=90"))[1:]}
+    assert rows["review"][11:14] == ["2025-10-18", "2026-01-15", "3"]
+    assert abs(float(rows["review"][14]) / (9 * 24) - 1) <= BUCKET_ERROR
+    kela = {r[2]: r for r in rows_of(client.get("/manage/steps.csv?referral_source=kela"))[1:]}
+    assert kela["review"][13] == "1" and kela["notify"][5] == "1"
+    dates = {r[2]: r for r in rows_of(client.get("/manage/steps.csv?period=dates&from=2026-01-16&to=2026-01-20"))[1:]}
+    assert dates["notify"][11:14] == ["2026-01-16", "2026-01-20", "0"]
+    # a wrong date: a clear message linking to the field, the input kept, the last 30 days meanwhile
+    wrong = client.get("/manage?period=dates&from=2026-13-01&to=2026-01-20")
+    text = wrong.get_data(as_text=True)
+    assert wrong.status_code == 200 and 'href="#filter-from"' in text and 'value="2026-13-01"' in text
+    assert "Enter a date as year-month-day" in text
+    backwards = client.get("/manage?period=dates&from=2026-01-20&to=2026-01-01").get_data(as_text=True)
+    assert "The end date must not be before the start date." in backwards
+    # the site variant filter shows only when a site variant is deployed
+    assert 'id="filter-site"' not in page
+    with engine.db.transaction() as s:
+        for deployment in s.scalars(select(Deployment)):
+            deployment.source = "/srv/polku/bpmn/sites/iisalmi"
+    refresh_summary(engine)
+    iisalmi = rows_of(client.get("/manage/steps.csv?site=iisalmi"))
+    assert {r[2]: r[5] for r in iisalmi[1:]}["notify"] == "4"
+
+
+def test_every_manage_page_has_the_sub_navigation(app: Flask) -> None:
+    client = client_of(app, "maria")
+    for path in ("/manage", "/manage/alarms/idle", "/manage/steps/support/review"):
+        page = client.get(path).get_data(as_text=True)
+        nav = page[page.index('id="manage-subnav"'):]
+        nav = nav[:nav.index("</nav>")]
+        assert "Alarms and waits" in nav and 'href="/manage?' not in nav, path
+    page = client.get("/manage").get_data(as_text=True)
+    assert 'href="/manage" aria-current="page">Alarms and waits<' in page

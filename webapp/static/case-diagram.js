@@ -3,28 +3,7 @@
 // page's texts in data-text-*; the lists beside it say the same without JavaScript. Overlays are built with
 // DOM APIs (textContent), never from HTML strings, so nothing from the case can become markup.
 
-const VIEWER_URL = new URL("vendor/bpmn-js/bpmn-navigated-viewer.production.min.js", import.meta.url);
-const STYLES = ["vendor/bpmn-js/assets/diagram-js.css", "vendor/bpmn-js/assets/bpmn-js.css"];
-
-function linkStyles() {
-  const loaded = [];
-  for (const path of STYLES) {
-    const href = new URL(path, import.meta.url).href;
-    if (document.querySelector(`link[href="${href}"]`)) continue;
-    const link = document.createElement("link");
-    link.rel = "stylesheet";
-    link.href = href;
-    loaded.push(new Promise((resolve) => { link.onload = resolve; link.onerror = resolve; }));
-    document.head.append(link);
-  }
-  return Promise.all(loaded);
-}
-
-function text(host, name, values = {}) {
-  let out = host.dataset[name] || "";
-  for (const [key, value] of Object.entries(values)) out = out.replace(`{${key}}`, value);
-  return out;
-}
+import {controls, drawXml, has, text} from "./diagram-viewer.js";
 
 function badge(className, content, title) {
   const el = document.createElement("span");
@@ -32,15 +11,6 @@ function badge(className, content, title) {
   el.textContent = content;
   if (title) el.title = title;
   return el;
-}
-
-async function loadViewer() {
-  if (!globalThis.BpmnJS) await import(VIEWER_URL.href); // a UMD bundle: it sets globalThis.BpmnJS
-  return globalThis.BpmnJS;
-}
-
-function has(registry, id) {
-  return Boolean(id && registry.get(id));
 }
 
 function mark(viewer, host, data) {
@@ -100,49 +70,18 @@ function mark(viewer, host, data) {
   });
 }
 
-function controls(viewer, host) {
-  const canvas = viewer.get("canvas");
-  const bar = document.createElement("div");
-  bar.className = "polku-diagram__controls";
-  const buttons = [
-    ["textZoomIn", "+", () => canvas.zoom(canvas.zoom() * 1.25)],
-    ["textZoomOut", "−", () => canvas.zoom(canvas.zoom() / 1.25)],
-    ["textFit", "⤢", () => canvas.zoom("fit-viewport", "auto")],
-  ];
-  for (const [name, symbol, action] of buttons) {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "polku-diagram__control";
-    button.setAttribute("aria-label", text(host, name));
-    button.title = text(host, name);
-    button.textContent = symbol;
-    button.addEventListener("click", action);
-    bar.append(button);
-  }
-  host.insertBefore(bar, host.querySelector(".polku-diagram__canvas"));
-}
-
 async function draw(host) {
   const status = host.querySelector(".polku-diagram__status");
   const container = host.querySelector(".polku-diagram__canvas");
   status.textContent = text(host, "textLoading");
-  host.classList.add("polku-diagram__viewer--js"); // the canvas takes its size before bpmn-js measures it
   try {
     const response = await fetch(host.dataset.diagramUrl, {headers: {Accept: "application/json"},
                                                            credentials: "same-origin"});
     if (!response.ok) throw new Error(`diagram data: HTTP ${response.status}`);
     const data = await response.json();
     if (!data.xml) throw new Error("no diagram for this process");
-    const [BpmnJS] = await Promise.all([loadViewer(), linkStyles()]);
-    const viewer = new BpmnJS({container});
-    await viewer.importXML(data.xml);
-    viewer.get("canvas").zoom("fit-viewport", "auto");
+    const viewer = await drawXml(host, data.xml);
     mark(viewer, host, data);
-    const svg = container.querySelector(".djs-container > svg");
-    if (svg) {
-      svg.setAttribute("role", "img");
-      svg.setAttribute("aria-label", text(host, "textLabel"));
-    }
     controls(viewer, host);
     host.querySelector(".polku-diagram__legend")?.removeAttribute("hidden");
     host.classList.add("polku-diagram__viewer--drawn");
