@@ -57,3 +57,6 @@ bench: install
 	$(BIN)/python bench/workers.py --postgres $(PG_URL)
 	$(BIN)/python bench/timers.py --postgres $(PG_URL)
 	$(BIN)/python bench/scripts.py
+	POLKU_BENCH_POSTGRES=$(PG_URL) $(BIN)/python bench/inbox.py
+	POLKU_BENCH_POSTGRES=$(PG_URL) $(BIN)/python bench/casepage.py
+	POLKU_BENCH_POSTGRES=$(PG_URL) $(BIN)/python bench/dashboard.py

@@ -18,10 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 import sys
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +26,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.inbox import copy_rows, percentile, seed, server, signed_in, throwaway_database  # noqa: E402
+from bench.inbox import copy_rows, load, report, seed, server, signed_in, throwaway_database  # noqa: E402
+
+ENDPOINT = "/cases/<case number>"
 
 NOTES = ["Soitettu asiakkaalle, seuraava tapaaminen sovittu.", "Asiakas toimitti lääkärinlausunnon.",
          "Verkostopalaveri pidetty, työkokeilu alkaa kuun alussa.", "Asiakas ei vastannut puhelimeen.",
@@ -67,8 +66,6 @@ def cases_by_manager(url: str) -> dict[str, list[str]]:
 
 
 def measure(base: str, managers: dict[str, list[str]], users: int, seconds: float, think_ms: float) -> list[float]:
-    timings: list[float] = []
-    lock = threading.Lock()
     people = sorted(managers, key=lambda u: (-len(managers[u]), u))[:users]
     if len(people) < users:
         people = [people[i % len(people)] for i in range(users)]
@@ -76,28 +73,12 @@ def measure(base: str, managers: dict[str, list[str]], users: int, seconds: floa
     for person, s in zip(people, sessions, strict=True):  # warm each worker process and connection
         answer = s.get(f"{base}/cases/{managers[person][0]}")
         assert answer.status_code == 200, f"{person}: {answer.status_code}"
-    stop = time.monotonic() + seconds
 
-    def user(n: int) -> None:
-        rng = random.Random(n)
-        session, keys = sessions[n], managers[people[n]]
-        time.sleep(rng.random() * think_ms / 1000)
-        while time.monotonic() < stop:
-            key = keys[rng.randrange(len(keys))]
-            began = time.perf_counter()
-            answer = session.get(f"{base}/cases/{key}")
-            took = (time.perf_counter() - began) * 1000
-            assert answer.status_code == 200, f"/cases/{key}: {answer.status_code}"
-            with lock:
-                timings.append(took)
-            time.sleep(rng.uniform(0.5, 1.5) * think_ms / 1000)
+    def one_of_their_cases(n: int, rng: random.Random) -> list[tuple[str, str]]:
+        keys = managers[people[n]]
+        return [(ENDPOINT, f"/cases/{keys[rng.randrange(len(keys))]}")]
 
-    threads = [threading.Thread(target=user, args=(n,)) for n in range(users)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return timings
+    return load(base, sessions, seconds, think_ms, one_of_their_cases).get(ENDPOINT, [])
 
 
 def main() -> None:
@@ -131,9 +112,7 @@ def main() -> None:
             seeded["counts"]["case_note"] = seed_notes(url, args.notes_per_case)
             print(json.dumps({"seeded": seeded["counts"], "seconds": seeded["seconds"]}), file=sys.stderr)
             timings = run(url)
-    print(json.dumps({"endpoint": "/cases/<case number>", "p50_ms": round(statistics.median(timings), 1),
-                      "p95_ms": round(percentile(timings, 95), 1), "users": args.users, "requests": len(timings),
-                      "think_ms": args.think_ms}))
+    report(ENDPOINT, timings, args.users, args.think_ms)
 
 
 if __name__ == "__main__":

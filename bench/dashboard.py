@@ -20,14 +20,10 @@ import argparse
 import json
 import os
 import random
-import statistics
-import subprocess
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,12 +34,13 @@ sys.path.insert(0, str(ROOT))
 from bench.inbox import (  # noqa: E402
     PASSWORD,
     TEAMS,
-    free_port,
-    percentile,
+    load,
+    report,
     seed,
     signed_in,
     throwaway_database,
 )
+from bench.inbox import server as inbox_server  # noqa: E402
 
 MANAGER = "manager.00"
 MUNICIPALITIES = ["Espoo", "Vantaa", "Kauniainen", "Kirkkonummi"]
@@ -133,30 +130,9 @@ def wsgi() -> Any:
     return app
 
 
-@contextmanager
-def server(url: str, workers: int, threads: int) -> Iterator[str]:
-    import requests
-
-    port = free_port()
-    env = {**os.environ, "POLKU_BENCH_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers), "--threads",
-                             str(threads), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-                             "bench.dashboard:wsgi()"], cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(base + "/login", timeout=10)
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+def server(url: str, workers: int, threads: int) -> AbstractContextManager[str]:
+    """bench/inbox.py's gunicorn, serving this module's app (with the management blueprints)."""
+    return inbox_server(url, workers, threads, "bench.dashboard:wsgi()")
 
 
 def sign_in_users(base: str, users: int) -> list[Any]:
@@ -168,31 +144,9 @@ def sign_in_users(base: str, users: int) -> list[Any]:
 
 def measure(base: str, sessions: list[Any], seconds: float, think_ms: float, path: str) -> list[float]:
     """`len(sessions)` users load `path` with a think time between requests; the timings in ms."""
-    users = len(sessions)
     for s in sessions:  # warm each worker process and connection
         assert s.get(base + path).status_code == 200
-    timings: list[float] = []
-    lock = threading.Lock()
-    stop = time.monotonic() + seconds
-
-    def user(n: int) -> None:
-        rng = random.Random(n)
-        time.sleep(rng.random() * think_ms / 1000)
-        while time.monotonic() < stop:
-            began = time.perf_counter()
-            answer = sessions[n].get(base + path)
-            took = (time.perf_counter() - began) * 1000
-            assert answer.status_code == 200, f"{path}: {answer.status_code}"
-            with lock:
-                timings.append(took)
-            time.sleep(rng.uniform(0.5, 1.5) * think_ms / 1000)
-
-    threads = [threading.Thread(target=user, args=(n,)) for n in range(users)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return timings
+    return load(base, sessions, seconds, think_ms, lambda _n, _rng: [(path, path)]).get(path, [])
 
 
 def main() -> None:
@@ -228,10 +182,7 @@ def main() -> None:
             sessions = sign_in_users(base, args.users)
             for path in measured:
                 timings = measure(base, sessions, args.seconds, args.think_ms, path)
-                print(json.dumps({"endpoint": path, "p50_ms": round(statistics.median(timings), 1),
-                                  "p95_ms": round(percentile(timings, 95), 1), "users": args.users,
-                                  "requests": len(timings), "think_ms": args.think_ms, "cases": args.cases}),
-                      flush=True)
+                report(path, timings, args.users, args.think_ms, cases=args.cases)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -213,13 +213,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(url: str, workers: int, threads: int) -> Iterator[str]:
+def server(url: str, workers: int, threads: int, app: str = "bench.inbox:wsgi()") -> Iterator[str]:
+    """gunicorn serving `app` (a WSGI factory of a bench module) on the benchmark's database, until the block ends."""
     import requests
 
     port = free_port()
     env = {**os.environ, "POLKU_BENCH_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers), "--threads",
-                             str(threads), "-b", f"127.0.0.1:{port}", "--log-level", "warning", "bench.inbox:wsgi()"],
+                             str(threads), "-b", f"127.0.0.1:{port}", "--log-level", "warning", app],
                             cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -253,30 +254,29 @@ def signed_in(base: str, user: str) -> Any:
     return session
 
 
-def measure(base: str, coordinators: list[str], users: int, seconds: float, think_ms: float) -> dict[str, list[float]]:
-    timings: dict[str, list[float]] = {"/inbox": [], "/inbox.json": []}
+def load(base: str, sessions: list[Any], seconds: float, think_ms: float,
+         requests_of: Callable[[int, random.Random], Iterable[tuple[str, str]]]) -> dict[str, list[float]]:
+    """Each session is a user who, until `seconds` pass, GETs the (label, path) pairs `requests_of(user number, its
+    random generator)` gives, each with a think time after it; every answer must be 200. The timings in ms per
+    label, so that every benchmark measures and waits alike."""
+    timings: dict[str, list[float]] = {}
     lock = threading.Lock()
-    sessions = [signed_in(base, coordinators[i % len(coordinators)]) for i in range(users)]
-    for s in sessions:  # warm each worker process and connection
-        s.get(base + "/inbox")
-        s.get(base + "/inbox.json")
     stop = time.monotonic() + seconds
 
     def user(n: int) -> None:
         rng = random.Random(n)
-        session = sessions[n]
         time.sleep(rng.random() * think_ms / 1000)
         while time.monotonic() < stop:
-            for path in timings:
+            for label, path in requests_of(n, rng):
                 began = time.perf_counter()
-                answer = session.get(base + path)
+                answer = sessions[n].get(base + path)
                 took = (time.perf_counter() - began) * 1000
                 assert answer.status_code == 200, f"{path}: {answer.status_code}"
                 with lock:
-                    timings[path].append(took)
+                    timings.setdefault(label, []).append(took)
                 time.sleep(rng.uniform(0.5, 1.5) * think_ms / 1000)
 
-    threads = [threading.Thread(target=user, args=(n,)) for n in range(users)]
+    threads = [threading.Thread(target=user, args=(n,)) for n in range(len(sessions))]
     for t in threads:
         t.start()
     for t in threads:
@@ -287,6 +287,25 @@ def measure(base: str, coordinators: list[str], users: int, seconds: float, thin
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def report(endpoint: str, timings: list[float], users: int, think_ms: float, **extra: Any) -> None:
+    """One JSON line on stdout per endpoint measured: what the lead compares between runs."""
+    print(json.dumps({"endpoint": endpoint, "p50_ms": round(statistics.median(timings), 1),
+                      "p95_ms": round(percentile(timings, 95), 1), "users": users, "requests": len(timings),
+                      "think_ms": think_ms, **extra}), flush=True)
+
+
+PATHS = ("/inbox", "/inbox.json")
+
+
+def measure(base: str, coordinators: list[str], users: int, seconds: float, think_ms: float) -> dict[str, list[float]]:
+    sessions = [signed_in(base, coordinators[i % len(coordinators)]) for i in range(users)]
+    for s in sessions:  # warm each worker process and connection
+        for path in PATHS:
+            s.get(base + path)
+    timings = load(base, sessions, seconds, think_ms, lambda _n, _rng: [(path, path) for path in PATHS])
+    return {path: timings.get(path, []) for path in PATHS}
 
 
 def main() -> None:
@@ -316,9 +335,7 @@ def main() -> None:
             with server(url, args.workers, args.threads) as base:
                 timings = measure(base, seeded["coordinators"], args.users, args.seconds, args.think_ms)
     for path, values in timings.items():
-        print(json.dumps({"endpoint": path, "p50_ms": round(statistics.median(values), 1),
-                          "p95_ms": round(percentile(values, 95), 1), "users": args.users,
-                          "requests": len(values), "think_ms": args.think_ms}))
+        report(path, values, args.users, args.think_ms)
 
 
 if __name__ == "__main__":

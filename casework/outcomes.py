@@ -28,12 +28,14 @@ version), and each has its own cohort, stated here and on the page:
 - **Destinations and client feedback**: the cases closed in the period (the closure evaluation's destination, else
   the case's closure reason); feedback per question 1–5 from the answered questionnaires (on paper too).
 
-Small numbers are suppressed (`public`): any count below MIN_CELL (also 0) shows as "< 5", and so does every share
-derived from it. Within a table whose total is shown, a single suppressed cell could be worked out from the total,
-so the next smallest cell is hidden as well: it shows as HIDDEN, not "< 5", which would be untrue of it (and so do
-the shares of a hidden cell). A mean or a sum of days is no count: "< 5" would read as its value, so when the count
-behind it is suppressed it shows as HIDDEN. The clients' free texts are shown only when at
-least MIN_CELL questionnaires were answered in the group, without names or case numbers, in alphabetical order;
+Small numbers are suppressed (`public`): any count from 1 to MIN_CELL - 1 shows as "< 5", and so does every share
+derived from it; a zero is shown (it identifies no one: "nobody was without a case manager" is the figure the model
+is judged by), except in a table whose total is itself from 1 to MIN_CELL - 1, where every cell is suppressed.
+Within a table whose total is shown, a single suppressed cell could be worked out from the total, so the next
+smallest shown cell (never a zero) is hidden as well: it shows as HIDDEN, not "< 5", which would be untrue of it
+(and so do the shares of a hidden cell). A mean or a sum of days is no count: "< 5" would read as its value, so
+when the count behind it is suppressed it shows as HIDDEN. The clients' free texts are shown only when at least
+MIN_CELL questionnaires were answered in the group, without names or case numbers, in alphabetical order;
 showing them is an access to client data (a client wrote them, and they may name people or health matters): the
 caller logs it with the case ids of the texts (`Feedback.comment_case_ids`).
 """
@@ -471,19 +473,19 @@ def outcomes(session: Session, cohort: Cohort, now: datetime) -> Outcomes:
 
 # -- suppression ---------------------------------------------------------------------------------------------
 def shown(count: int, limit: int = MIN_CELL) -> Shown:
-    """A count as it may be shown: below `limit` (0 too) only as SUPPRESSED."""
-    return SUPPRESSED if count < limit else count
+    """A count as it may be shown: from 1 to `limit` - 1 only as SUPPRESSED (a zero identifies no one)."""
+    return SUPPRESSED if 0 < count < limit else count
 
 
 def shown_cells(counts: Sequence[int], limit: int = MIN_CELL) -> list[Shown]:
     """The cells of a table whose total is shown: small cells suppressed, and if only one is, the next smallest
     hidden too (else the total minus the others would give it away)."""
-    if sum(counts) < limit:
+    if 0 < sum(counts) < limit:
         return [SUPPRESSED for _ in counts]
-    small = {n for n, c in enumerate(counts) if c < limit}
+    small = {n for n, c in enumerate(counts) if 0 < c < limit}
     hidden: set[int] = set()
-    if len(small) == 1 and len(counts) > 1:
-        hidden.add(min((c, n) for n, c in enumerate(counts) if n not in small)[1])
+    if len(small) == 1 and len(counts) > 1:  # the next smallest shown cell (a zero gives nothing away)
+        hidden.add(min((c, n) for n, c in enumerate(counts) if n not in small and c > 0)[1])
     return [SUPPRESSED if n in small else HIDDEN if n in hidden else c for n, c in enumerate(counts)]
 
 

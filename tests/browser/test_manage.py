@@ -3,26 +3,15 @@ step's list and downloads CSVs; every page axe-clean at desktop and 375 px."""
 
 from __future__ import annotations
 
-import csv
-import io
-from pathlib import Path
-from typing import Any
-
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.support import Visit, check_accessibility, docs_screenshot, sign_in
+from tests.webapp.manage_support import downloaded_rows as download
 
 pytestmark = pytest.mark.browser
 
 
-def download(page: Any, locator: str) -> list[list[str]]:
-    """Click a CSV link and read the file the browser saved."""
-    with page.expect_download() as event:
-        page.locator(locator).click()
-    data = Path(event.value.path()).read_bytes()
-    assert data.startswith(b"\xef\xbb\xbf"), "the CSV must start with a BOM (Excel reads it as UTF-8)"
-    return list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
 
 
 def test_a_team_lead_sees_alarms_and_steps_opens_a_list_and_downloads_csv(visit: Visit) -> None:

@@ -4,25 +4,15 @@ desktop and 375 px."""
 
 from __future__ import annotations
 
-import csv
-import io
-from pathlib import Path
-from typing import Any
-
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.support import Visit, check_accessibility, docs_screenshot, sign_in
+from tests.webapp.manage_support import downloaded_rows as download
 
 pytestmark = pytest.mark.browser
 
 
-def download(page: Any, locator: str) -> list[list[str]]:
-    with page.expect_download() as event:
-        page.locator(locator).click()
-    data = Path(event.value.path()).read_bytes()
-    assert data.startswith(b"\xef\xbb\xbf")
-    return list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
 
 
 def test_a_team_lead_reads_lead_times_and_workload_and_rebalances_a_case(visit: Visit) -> None:

@@ -87,20 +87,28 @@ def cases(engine: Engine, clock: TestClock, keys: IdentityCodeKeys, staff: None)
     with engine.db.transaction() as s:
         add_team(s, "north", "North", clock())
         add_team(s, "south", "South", clock())
+    return three_cases(engine, clock, keys, "aino", "bertta", {"sent": "tekstiviesti 040 1234567"})
+
+
+def three_cases(engine: Engine, clock: TestClock, keys: IdentityCodeKeys, coordinator: str, early_coordinator: str,
+                notified: dict[str, Any]) -> dict[str, str]:
+    """done (north): the whole path by `coordinator`, the case manager cecilia and the worker notifier-7 (whose
+    job answers `notified`); waiting (south): at the plan; early (north): closed without a plan by
+    `early_coordinator` 60 days before. Now is two days after T0."""
     deploy(engine)
     early = begin(engine, clock, keys, 2, T0 - timedelta(days=60), "north")
-    complete(engine, clock, early, "intake", "bertta", needsPlan=False)
+    complete(engine, clock, early, "intake", early_coordinator, needsPlan=False)
     done = begin(engine, clock, keys, 0, T0, "north")
-    complete(engine, clock, done, "intake", "aino", needsPlan=True)
+    complete(engine, clock, done, "intake", coordinator, needsPlan=True)
     with engine.db.transaction() as s:
-        assign(s, done, "cecilia", AssignmentReason.INITIAL, clock(), by="aino")
+        assign(s, done, "cecilia", AssignmentReason.INITIAL, clock(), by=coordinator)
     complete(engine, clock, done, "plan", "cecilia")
     clock.advance(hours=1)
     job = engine.fetch_and_lock("notifier-7", [TopicRequest("notify")])[0]
-    engine.complete_job(job.id, "notifier-7", {"sent": "tekstiviesti 040 1234567"})
+    engine.complete_job(job.id, "notifier-7", notified)
     complete(engine, clock, done, "arrange", "cecilia")
     waiting = begin(engine, clock, keys, 1, T0 + timedelta(days=1), "south")
-    complete(engine, clock, waiting, "intake", "aino", needsPlan=True)
+    complete(engine, clock, waiting, "intake", coordinator, needsPlan=True)
     clock.now = T0 + timedelta(days=2)
     return {"done": done, "waiting": waiting, "early": early}
 

@@ -363,13 +363,16 @@ def test_starting_ratings_are_read_leniently() -> None:
 
 # -- suppression -------------------------------------------------------------------------------------------------
 def test_a_count_below_five_is_suppressed_and_five_is_shown() -> None:
-    assert shown(4) == SUPPRESSED == "< 5" and shown(0) == SUPPRESSED
+    assert shown(4) == SUPPRESSED == "< 5" and shown(1) == SUPPRESSED
+    assert shown(0) == 0  # a zero identifies no one
     assert shown(5) == 5
     # a single small cell would follow from the total: the next smallest goes too
     assert shown_cells([4, 10, 12]) == [SUPPRESSED, HIDDEN, 12]  # hidden, not "< 5": it is ten
     assert shown_cells([5, 10, 12]) == [5, 10, 12]
     assert shown_cells([4, 3, 12]) == [SUPPRESSED, SUPPRESSED, 12]
     assert shown_cells([2, 2]) == [SUPPRESSED, SUPPRESSED]  # a total below five hides everything
+    assert shown_cells([4, 0]) == [SUPPRESSED, SUPPRESSED]  # ... its zeros too
+    assert shown_cells([4, 0, 10, 12]) == [SUPPRESSED, 0, HIDDEN, 12]  # the next smallest is never a zero
 
 
 def crafted(n: int, comments: int = 0) -> Outcomes:
@@ -411,12 +414,12 @@ def test_suppression_at_four_and_five_everywhere() -> None:
     assert five["services"]["onTime"] == 5 and five["services"]["onTimeShare"] == pytest.approx(5 / 35, abs=1e-3)
     d4 = {d["destination"]: d["cases"] for d in four["destinations"]}
     d5 = {d["destination"]: d["cases"] for d in five["destinations"]}
-    assert d4["employment"] == SUPPRESSED and d4["vocational_rehabilitation"] == SUPPRESSED
-    assert d5["employment"] == 5 and d5["education"] == 10 and d5["pension_process"] == SUPPRESSED
+    assert d4["employment"] == SUPPRESSED and d4["vocational_rehabilitation"] == 0
+    assert d5["employment"] == 5 and d5["education"] == 10 and d5["pension_process"] == 0
     # feedback: the scores and the free texts, which need five answered questionnaires behind them
     q4, q5 = four["feedback"]["questions"][0], five["feedback"]["questions"][0]
     assert q4["answers"] == SUPPRESSED and q4["mean"] == HIDDEN and q4["scores"]["5"] == SUPPRESSED
-    assert q5["answers"] == 5 and q5["mean"] == 5.0 and q5["scores"]["5"] == 5 and q5["scores"]["1"] == SUPPRESSED
+    assert q5["answers"] == 5 and q5["mean"] == 5.0 and q5["scores"]["5"] == 5 and q5["scores"]["1"] == 0
     assert four["feedback"]["comments"] == [] and not four["feedback"]["commentsShown"]
     assert five["feedback"]["comments"] == [f"teksti {i}" for i in range(5)] and five["feedback"]["commentsShown"]
     assert comment_case_ids(crafted(4, 4)) == [] and len(comment_case_ids(crafted(5, 5))) == 5

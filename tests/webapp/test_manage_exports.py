@@ -7,26 +7,22 @@ import csv
 import inspect
 import io
 import secrets
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from lxml import etree
 from sqlalchemy import select
 
 from casework.access_log import AccessAction, AccessLogEntry
-from casework.case_manager import AssignmentReason, assign
 from casework.event_log import pseudonym, pseudonym_key
 from casework.identity_code import IdentityCodeKeys
-from casework.teams import add_member, add_team
-from casework.users import Role, StaffUser
-from engine.jobs import TopicRequest
+from casework.users import Role
 from engine.runtime import Engine
-from tests.casework.test_event_log import NAMES, SECRET_NOTE, T0, begin, complete, deploy
+from tests.casework.test_event_log import NAMES, SECRET_NOTE, three_cases
 from tests.conftest import TestClock
-from tests.webapp.support import app_client, sign_in
+from tests.webapp.manage_support import add_teams, client_of
+from tests.webapp.support import app_client
 
 ACCOUNTS = {"maria": Role.TEAM_LEAD, "johtaja": Role.MANAGER, "anna": Role.COORDINATOR, "cecilia": Role.CASE_MANAGER}
 X = "{http://www.xes-standard.org/}"
@@ -37,11 +33,7 @@ def app(engine: Engine, clock: TestClock) -> Flask:
     first = app_client(engine, accounts=ACCOUNTS, IDENTITY_CODE_KEYS=IdentityCodeKeys(secrets.token_urlsafe(32)),
                        SECRET_KEY=secrets.token_hex(32))
     with engine.db.transaction() as s:
-        add_team(s, "north", "North", clock())
-        add_team(s, "south", "South", clock())
-        add_member(s, "north", "maria")
-        for user in s.scalars(select(StaffUser)):
-            user.language = "en"
+        add_teams(s, clock)
     return first.application
 
 
@@ -49,23 +41,7 @@ def app(engine: Engine, clock: TestClock) -> Flask:
 def ready(app: Flask, engine: Engine, clock: TestClock) -> dict[str, str]:
     """done (north): the whole path by the coordinator, the case manager and a worker; waiting (south): at the
     plan; early (north): closed without a plan 60 days before."""
-    keys = IdentityCodeKeys(secrets.token_urlsafe(32))
-    deploy(engine)
-    early = begin(engine, clock, keys, 2, T0 - timedelta(days=60), "north")
-    complete(engine, clock, early, "intake", "anna", needsPlan=False)
-    done = begin(engine, clock, keys, 0, T0, "north")
-    complete(engine, clock, done, "intake", "anna", needsPlan=True)
-    with engine.db.transaction() as s:
-        assign(s, done, "cecilia", AssignmentReason.INITIAL, clock(), by="anna")
-    complete(engine, clock, done, "plan", "cecilia")
-    clock.advance(hours=1)
-    job = engine.fetch_and_lock("notifier-7", [TopicRequest("notify")])[0]
-    engine.complete_job(job.id, "notifier-7", {})
-    complete(engine, clock, done, "arrange", "cecilia")
-    waiting = begin(engine, clock, keys, 1, T0 + timedelta(days=1), "south")
-    complete(engine, clock, waiting, "intake", "anna", needsPlan=True)
-    clock.now = T0 + timedelta(days=2)
-    return {"done": done, "waiting": waiting, "early": early}
+    return three_cases(engine, clock, IdentityCodeKeys(secrets.token_urlsafe(32)), "anna", "anna", {})
 
 
 def capture(app: Flask) -> list[Any]:
@@ -80,10 +56,6 @@ def capture(app: Flask) -> list[Any]:
     return seen
 
 
-def client_of(app: Flask, user: str) -> FlaskClient:
-    client = app.test_client()
-    sign_in(client, user)
-    return client
 
 
 def names(app: Flask, cases: dict[str, str]) -> dict[str, str]:

@@ -5,11 +5,8 @@ and 403 for a coordinator."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from datetime import timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,6 +21,7 @@ from engine.models import Task, TaskStatus
 from engine.runtime import Engine
 from tests.conftest import TestClock
 from tests.scenarios.conftest import BROAD, make_world
+from tests.webapp.manage_support import rows_of
 from tests.webapp.support import basic, password_hash
 from tests.webapp.test_task_page import OUTSIDER, Site, csrf, text_of
 
@@ -56,11 +54,6 @@ def key_of(site: Site, case: str) -> str:
     return str(site.engine.case(case)["businessKey"])
 
 
-def rows_of(response: Any) -> list[list[str]]:
-    assert response.status_code == 200 and response.mimetype == "text/csv", response.status_code
-    data = response.get_data()
-    assert data.startswith(b"\xef\xbb\xbf")
-    return list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
 
 
 def section(html: str, section_id: str) -> str:

@@ -10,20 +10,18 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from casework.access_log import AccessLogEntry
 from casework.identity_code import IdentityCodeKeys
-from casework.teams import add_member, add_team
-from casework.users import Role, StaffUser
+from casework.step_summary import refresh_summary
 from engine.runtime import Engine
 from tests.casework.test_stalls import CASES, T0, deploy, start
 from tests.conftest import TestClock
-from tests.webapp.support import app_client, basic, sign_in
+from tests.webapp.manage_support import ACCOUNTS, add_teams, client_of, get_json, register_manage
+from tests.webapp.support import app_client, basic
 from webapp.manage.heatmap import AGE, WAITING, Band, bands, level
 
-ACCOUNTS = {"maria": Role.TEAM_LEAD, "johtaja": Role.MANAGER, "anna": Role.COORDINATOR}
 DAY = 86400
 SUPPORT_STEPS = {"review", "notify", "reminder_due", "client_replied"}
 
@@ -39,36 +37,19 @@ def app(engine: Engine, clock: TestClock, keys: IdentityCodeKeys) -> Flask:
     now is day 10 (tests/casework/test_stalls.py)."""
     import webapp.manage  # noqa: F401  # its API blueprint must exist before create_app exempts it from CSRF
 
-    first = app_client(engine, accounts=ACCOUNTS, IDENTITY_CODE_KEYS=keys, MANAGE_CACHE_SECONDS=0)
+    first = app_client(engine, accounts=ACCOUNTS, IDENTITY_CODE_KEYS=keys)
     with engine.db.transaction() as s:
-        add_team(s, "north", "North", clock())
-        add_team(s, "south", "South", clock())
-        add_member(s, "north", "maria")
-        for user in s.scalars(select(StaffUser)):
-            user.language = "en"
+        add_teams(s, clock)
     deploy(engine)
     cases = [start(engine, clock, keys, n, days, due, team) for n, (days, due, team) in enumerate(CASES)]
     clock.now = T0 + timedelta(days=10)
     first.application.config["TEST_CASES"] = cases
-    from webapp import manage
-
-    if "manage" not in first.application.blueprints:  # until the lead registers them in webapp/__init__.py
-        first.application.register_blueprint(manage.bp)
-        first.application.register_blueprint(manage.api)
+    register_manage(first.application)
     return first.application
 
 
-def client_of(app: Flask, user: str) -> FlaskClient:
-    client = app.test_client()
-    sign_in(client, user)
-    return client
 
 
-def get_json(client: FlaskClient, path: str) -> dict[str, Any]:
-    response = client.get(path)
-    assert response.status_code == 200, (path, response.status_code)
-    data: dict[str, Any] = response.get_json()
-    return data
 
 
 def by_element(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -111,6 +92,7 @@ def test_the_data_has_the_diagram_and_each_waiting_steps_figures(app: Flask, eng
     for case_id in cases[2:]:
         [task] = [t for t in engine.open_tasks(case_id) if t.element_id == "review"]
         engine.complete_task(task.id)
+    refresh_summary(engine)  # the figures are the scheduler's summary (the first request computed it)
     steps = by_element(get_json(client, "/manage/heatmap.json?team=all&process=support&measure=age"))
     assert (steps["review"]["waiting"], steps["review"]["ageP90Seconds"]) == (2, round(9.9 * DAY))
     assert steps["review"]["level"] == {"waiting": 2, "age": 4}

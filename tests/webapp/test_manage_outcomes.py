@@ -4,14 +4,11 @@ and 403 for a coordinator."""
 
 from __future__ import annotations
 
-import csv
-import io
 import secrets
 from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from casework.access_log import AccessAction, AccessLogEntry
@@ -19,25 +16,16 @@ from casework.client_case import ClosureReason
 from casework.evaluation import FeedbackResponse, KnowsCaseManager
 from casework.identity_code import IdentityCodeKeys
 from casework.referral import ReferralSource
-from casework.teams import add_member, add_team
-from casework.users import Role, StaffUser, add_user
+from casework.users import Role, add_user
 from engine.runtime import Engine
 from tests.casework.test_outcomes import NOW, Spec, build, deploy
 from tests.conftest import TestClock
-from tests.webapp.support import app_client, sign_in
+from tests.webapp.manage_support import ACCOUNTS, add_teams, client_of, register_manage, rows_of
+from tests.webapp.support import app_client
 
-ACCOUNTS = {"maria": Role.TEAM_LEAD, "johtaja": Role.MANAGER, "anna": Role.COORDINATOR}
 SOURCES = [ReferralSource.EMPLOYMENT_SERVICES] * 4 + [ReferralSource.SELF]
 
 
-def register_manage(app: Flask) -> Flask:
-    """The lead registers the blueprints in webapp/__init__.py; until then the tests do it right after create_app."""
-    from webapp import manage
-
-    if "manage" not in app.blueprints:
-        app.register_blueprint(manage.bp)
-        app.register_blueprint(manage.api)
-    return app
 
 
 @pytest.fixture
@@ -49,12 +37,8 @@ def cases(engine: Engine, clock: TestClock) -> dict[str, list[str]]:
     keys = IdentityCodeKeys(secrets.token_urlsafe(32))
     client = app_client(engine, accounts=ACCOUNTS, IDENTITY_CODE_KEYS=keys)
     with engine.db.transaction() as s:
-        add_team(s, "north", "North", clock())
-        add_team(s, "south", "South", clock())
-        add_member(s, "north", "maria")
         add_user(s, "cm", "Case Manager", [Role.CASE_MANAGER], clock())
-        for user in s.scalars(select(StaffUser)):
-            user.language = "en"
+        add_teams(s, clock)
     deploy(engine)
     closed = [build(engine, clock, keys, Spec(
         source=source, decided=0, assignments=[(0, 40 + n)], closed=40 + n, knows=[(20, KnowsCaseManager.NO)],
@@ -77,17 +61,8 @@ def app(cases: dict[str, Any]) -> Flask:
     return found
 
 
-def client_of(app: Flask, user: str) -> FlaskClient:
-    client = app.test_client()
-    sign_in(client, user)
-    return client
 
 
-def rows_of(response: Any) -> list[list[str]]:
-    assert response.status_code == 200 and response.mimetype == "text/csv"
-    data = response.get_data()
-    assert data.startswith(b"\xef\xbb\xbf")
-    return list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
 
 
 def access_rows(engine: Engine, user: str) -> list[tuple[str, AccessAction]]:
@@ -120,9 +95,9 @@ def test_the_team_lead_sees_their_teams_figures_and_reads_the_free_texts(app: Fl
     assert 'id="knows-share">50.0 %<' in page  # five yes (open), five no (closed): the latest answers
     ratings = page[page.index('id="rating-physical"'):]
     ratings = ratings[:ratings.index("</tr>")]
-    assert ">5<" in ratings and "-1.00" in ratings and "100.0 %" in ratings and "&lt; 5" in ratings
-    # no goals or services in the data: "< 5", never 0
-    assert 'id="goals-reached-share">&lt; 5<' in page and 'id="services-on-time-share">&lt; 5<' in page
+    assert ">5<" in ratings and "-1.00" in ratings and "100.0 %" in ratings and ">0 <" in ratings
+    # no goals or services in the data: no share to show (a zero identifies no one; 1 to 4 would be "< 5")
+    assert 'id="goals-reached-share">–<' in page and 'id="services-on-time-share">–<' in page
     assert "Cases closed in the period: 5." in page
     feedback = page[page.index('id="question-knew_whom_to_contact"'):]
     assert "5.0" in feedback[:feedback.index("</tr>")]
@@ -141,19 +116,20 @@ def test_every_table_downloads_as_csv(app: Flask, engine: Engine, cases: dict[st
     assert head == ["period_from", "period_to", "cases", "always_named", "with_gap", "always_named_percent",
                     "days_without"]
     assert row[2:] == ["10", "5", "5", "50.0", "5.0"] and row[:2] == ["2025-07-25", "2026-07-24"]
-    assert rows_of(client.get("/manage/outcomes/knows.csv"))[1][2:] == ["10", "5", "5", "50.0", "< 5"]
+    # zeros are shown (they identify no one); 1 to 4 would be "< 5"
+    assert rows_of(client.get("/manage/outcomes/knows.csv"))[1][2:] == ["10", "5", "5", "50.0", "0"]
     ratings = {r[2]: r[3:] for r in rows_of(client.get("/manage/outcomes/ratings.csv"))[1:]}
-    assert ratings["physical"] == ["5", "< 5", "-1.0", "5", "< 5", "< 5", "100.0", "< 5", "< 5"]
-    assert ratings["psychological"][:3] == ["5", "< 5", "0.0"]
-    assert rows_of(client.get("/manage/outcomes/goals.csv"))[1][2:] == ["< 5"] * 6
-    assert rows_of(client.get("/manage/outcomes/services.csv"))[1][2:] == ["< 5"] * 7
+    assert ratings["physical"] == ["5", "0", "-1.0", "5", "0", "0", "100.0", "0.0", "0.0"]
+    assert ratings["psychological"][:3] == ["5", "0", "0.0"]
+    assert rows_of(client.get("/manage/outcomes/goals.csv"))[1][2:] == ["0"] * 5 + [""]
+    assert rows_of(client.get("/manage/outcomes/services.csv"))[1][2:] == ["0"] * 5 + ["", "0"]
     destinations = {r[2]: r[3:] for r in rows_of(client.get("/manage/outcomes/destinations.csv"))[1:]}
-    assert destinations["employment"] == ["5", "100.0"] and destinations["moved_away"] == ["< 5", "< 5"]
+    assert destinations["employment"] == ["5", "100.0"] and destinations["moved_away"] == ["0", "0.0"]
     assert {r[2]: r[3] for r in rows_of(client.get("/manage/outcomes/responses.csv"))[1:]} == {
-        "answered": "5", "paper": "< 5", "declined": "< 5", "not_reached": "< 5"}
+        "answered": "5", "paper": "0", "declined": "0", "not_reached": "0"}
     feedback = {r[2]: r[3:] for r in rows_of(client.get("/manage/outcomes/feedback.csv"))[1:]}
-    assert feedback["knew_whom_to_contact"] == ["5", "< 5", "< 5", "< 5", "< 5", "5", "5.0"]
-    assert feedback["got_services"] == ["5", "< 5", "< 5", "< 5", "5", "< 5", "4.0"]
+    assert feedback["knew_whom_to_contact"] == ["5", "0", "0", "0", "0", "5", "5.0"]
+    assert feedback["got_services"] == ["5", "0", "0", "0", "5", "0", "4.0"]
     assert access_rows(engine, "maria") == []  # aggregates: nothing logged
     comments = rows_of(client.get("/manage/outcomes/comments.csv"))
     assert comments == [["comment"]] + [[f"Kiitos {n}"] for n in range(5)]
@@ -196,7 +172,7 @@ def test_the_period_filter_and_a_wrong_date(app: Flask) -> None:
     client = client_of(app, "maria")
     # only January 2026: the cases closed on days 40-44 (February) are outside
     body = client.get("/api/manage/outcomes?period=dates&from=2026-01-01&to=2026-01-31").get_json()
-    assert body["period"] == {"from": "2026-01-01", "to": "2026-01-31"} and body["closed"] == "< 5"
+    assert body["period"] == {"from": "2026-01-01", "to": "2026-01-31"} and body["closed"] == 0
     assert body["caseManager"]["cases"] == 10
     page = client.get("/manage/outcomes?period=dates&from=2026-13-01&to=2026-01-31")
     assert page.status_code == 200

@@ -3,15 +3,11 @@ access log, CSV exports, the JSON twins, and 403 for everyone else."""
 
 from __future__ import annotations
 
-import csv
-import io
 import secrets
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from casework.access_log import AccessAction, AccessLogEntry
@@ -19,25 +15,12 @@ from casework.client_case import ClientCase
 from casework.identity_code import IdentityCodeKeys
 from casework.referral import ReferralSource
 from casework.step_summary import BUCKET_ERROR, refresh_summary
-from casework.teams import add_member, add_team
-from casework.users import Role, StaffUser
 from engine.models import Case, Deployment
 from engine.runtime import Engine
 from tests.casework.test_stalls import CASES, T0, deploy, start
 from tests.conftest import TestClock
-from tests.webapp.support import app_client, sign_in
-
-ACCOUNTS = {"maria": Role.TEAM_LEAD, "johtaja": Role.MANAGER, "anna": Role.COORDINATOR}
-
-
-def register_manage(app: Flask) -> Flask:
-    """The lead registers the blueprints in webapp/__init__.py; until then the tests do it right after create_app."""
-    from webapp import manage
-
-    if "manage" not in app.blueprints:
-        app.register_blueprint(manage.bp)
-        app.register_blueprint(manage.api)
-    return app
+from tests.webapp.manage_support import ACCOUNTS, add_teams, client_of, register_manage, rows_of
+from tests.webapp.support import app_client
 
 
 @pytest.fixture
@@ -47,11 +30,7 @@ def app(engine: Engine, clock: TestClock) -> Flask:
     keys = IdentityCodeKeys(secrets.token_urlsafe(32))
     first = app_client(engine, accounts=ACCOUNTS, IDENTITY_CODE_KEYS=keys, IDLE_CASE_DAYS=5)
     with engine.db.transaction() as s:
-        add_team(s, "north", "North", clock())
-        add_team(s, "south", "South", clock())
-        add_member(s, "north", "maria")
-        for user in s.scalars(select(StaffUser)):
-            user.language = "en"
+        add_teams(s, clock)
     deploy(engine)
     for n, (days, due, team) in enumerate(CASES):
         start(engine, clock, keys, n, days, due, team)
@@ -59,17 +38,8 @@ def app(engine: Engine, clock: TestClock) -> Flask:
     return register_manage(first.application)
 
 
-def client_of(app: Flask, user: str) -> FlaskClient:
-    client = app.test_client()
-    sign_in(client, user)
-    return client
 
 
-def rows_of(response: Any) -> list[list[str]]:
-    assert response.status_code == 200 and response.mimetype == "text/csv"
-    data = response.get_data()
-    assert data.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM, for Excel
-    return list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
 
 
 def access_rows(engine: Engine, user: str) -> list[tuple[str, str, AccessAction]]:
@@ -243,6 +213,13 @@ def test_the_time_spent_in_the_period_and_the_filters(app: Flask, engine: Engine
     assert "Enter a date as year-month-day" in text
     backwards = client.get("/manage?period=dates&from=2026-01-20&to=2026-01-01").get_data(as_text=True)
     assert "The end date must not be before the start date." in backwards
+    # at most three years (a ten-year range would draw ~520 weekly columns on /manage/flow); three exactly is fine
+    too_long = client.get("/manage/flow?period=dates&from=2016-01-01&to=2025-12-31")
+    long_text = too_long.get_data(as_text=True)
+    assert 'href="#filter-to"' in long_text and "The period may be at most three years" in long_text
+    assert 'value="2016-01-01"' in long_text
+    assert "at most three years" not in client.get("/manage?period=dates&from=2023-01-01&to=2025-12-31").get_data(
+        as_text=True)
     # the site variant filter shows only when a site variant is deployed
     assert 'id="filter-site"' not in page
     with engine.db.transaction() as s:

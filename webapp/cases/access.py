@@ -5,6 +5,7 @@ write the access log (or the refused attempt), in one transaction before anythin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import abort, current_app
 from sqlalchemy import select
@@ -62,3 +63,20 @@ def case_or_abort(staff: Staff, business_key: str, what: str, *, whole_case: boo
     if isinstance(opened, int):
         abort(opened)
     return opened
+
+
+def refused_json(status: int) -> Any:
+    """The JSON answer of an /api route when `open_case` refused (404 or 403), in Camunda's error shape."""
+    from webapp.auth.api import json_error
+
+    if status == 404:
+        return json_error(404, "NotFoundException", "no case with this case number")
+    return json_error(403, "AuthorizationException",
+                      "you have no relationship to this case that allows opening it; the attempt was logged")
+
+
+def open_case_json(staff: Staff, business_key: str, what: str, *,
+                   action: AccessAction = AccessAction.VIEW) -> Opened | Any:
+    """`open_case` for /api routes: the case, or the JSON refusal (404 / 403)."""
+    opened = open_case(staff, business_key, what, action=action)
+    return refused_json(opened) if isinstance(opened, int) else opened

@@ -28,7 +28,7 @@ from webapp.auth.api import api_route, api_staff, json_error
 from webapp.auth.session import login_required, require_staff
 from webapp.bpmn_texts import label
 from webapp.cases import api, bp
-from webapp.cases.access import Opened, open_case
+from webapp.cases.access import Opened, open_case_json
 
 MAX_INSTANCE = 64  # an instance id is a UUID; anything longer is not one
 
@@ -175,13 +175,9 @@ def diagram_context(opened: Opened) -> dict[str, Any]:
 def _open(key: str, instance: str | None, api_call: bool) -> Any:
     staff = api_staff() if api_call else require_staff()
     what = "case diagram" if instance is None else "case diagram: a called process"
-    opened = open_case(staff, key, what)
-    if opened == 404:
-        return json_error(404, "NotFoundException", "no case with this case number")
-    if opened == 403:
-        return json_error(403, "AuthorizationException",
-                          "you have no relationship to this case that allows opening it; the attempt was logged")
-    assert isinstance(opened, Opened)
+    opened = open_case_json(staff, key, what)
+    if not isinstance(opened, Opened):
+        return opened
     with _engine().db.read() as session:
         data = diagram_data(session, opened.case_id, opened.business_key, instance,
                             endpoint="cases_api.api_called_diagram" if api_call else "cases.diagram_data")

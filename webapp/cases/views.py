@@ -42,7 +42,8 @@ from webapp.api.openapi import describe, json_body, query
 from webapp.auth.api import api_route, api_staff, json_error
 from webapp.auth.session import login_required, require_staff
 from webapp.cases import api, bp
-from webapp.cases.access import Opened, case_or_abort, open_case
+from webapp.cases.access import Opened, case_or_abort, open_case_json
+from webapp.cases.api_views import read_case
 from webapp.cases.diagram import diagram_context
 from webapp.cases.sections import page_sections
 from webapp.home import add_navigation
@@ -322,13 +323,7 @@ def search_post() -> Any:
 # -- JSON API ----------------------------------------------------------------------------------------------------
 
 def _api_open(key: str, what: str, action: AccessAction = AccessAction.VIEW) -> Opened | Any:
-    opened = open_case(api_staff(), key, what, action=action)
-    if opened == 404:
-        return json_error(404, "NotFoundException", "no case with this case number")
-    if opened == 403:
-        return json_error(403, "AuthorizationException",
-                          "you have no relationship to this case that allows opening it; the attempt was logged")
-    return opened
+    return open_case_json(api_staff(), key, what, action=action)
 
 
 NOTE_SCHEMA = {"type": "object", "properties": {
@@ -358,36 +353,27 @@ def _hits_json(hits: list[CaseHit]) -> dict[str, Any]:
 @api_route
 def api_summary(key: str) -> Any:
     """The case's summary: client, case manager (and whether the client was told), status, current steps."""
-    opened = _api_open(key, "case summary (API)")
-    if not isinstance(opened, Opened):
-        return opened
-    with engine().db.read() as db:
-        summary: CaseSummary = case_summary(db, opened.case_id, engine().clock(), _keys())
-    return {**summary.as_json(), "relationship": opened.access.why}
+    def summary(db: Session, opened: Opened) -> dict[str, Any]:
+        found: CaseSummary = case_summary(db, opened.case_id, engine().clock(), _keys())
+        return {**found.as_json(), "relationship": opened.access.why}
+
+    return read_case(_api_open(key, "case summary (API)"), summary)
 
 
 @api.route("/<key>/timeline", methods=["GET"])
 @api_route
 def api_timeline(key: str) -> Any:
     """Everything that happened in the case, oldest first."""
-    opened = _api_open(key, "case timeline (API)")
-    if not isinstance(opened, Opened):
-        return opened
-    with engine().db.read() as db:
-        entries = case_timeline(db, opened.case_id)
-    return {"businessKey": opened.business_key, "entries": [e.as_json() for e in entries]}
+    return read_case(_api_open(key, "case timeline (API)"), lambda db, opened: {
+        "businessKey": opened.business_key, "entries": [e.as_json() for e in case_timeline(db, opened.case_id)]})
 
 
 @api.route("/<key>/notes", methods=["GET"])
 @api_route
 def api_notes(key: str) -> Any:
     """The case's notes, oldest first."""
-    opened = _api_open(key, "case notes (API)")
-    if not isinstance(opened, Opened):
-        return opened
-    with engine().db.read() as db:
-        notes = notes_of(db, opened.case_id)
-    return {"businessKey": opened.business_key, "notes": [_note_json(n) for n in notes]}
+    return read_case(_api_open(key, "case notes (API)"), lambda db, opened: {
+        "businessKey": opened.business_key, "notes": [_note_json(n) for n in notes_of(db, opened.case_id)]})
 
 
 @api.route("/<key>/notes", methods=["POST"])

@@ -14,7 +14,7 @@ export", never anything of the case.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -130,8 +130,13 @@ def _prepare(staff: Staff, what: str) -> tuple[_Export | None, Any]:
     return _Export(chosen, process, wanted, case_ids, now), None
 
 
-def _download(body: Iterator[bytes], mimetype: str, filename: str) -> Response:
-    response = Response(body, mimetype=mimetype)
+def _export(extension: str, mimetype: str, stream: Callable[[_Export], Iterator[bytes]]) -> Any:
+    """One download of the event log (the filters' errors: the page instead), streamed one case at a time."""
+    found, page = _prepare(_manager_staff(), f"event log export ({extension.upper()}, pseudonymised)")
+    if found is None:
+        return page
+    response = Response(stream(found), mimetype=mimetype)
+    filename = _filename(found.chosen, found.process, extension)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -141,21 +146,13 @@ def _download(body: Iterator[bytes], mimetype: str, filename: str) -> Response:
 @roles_required(*ROLES)
 def events_xes() -> Any:
     """The event log as XES, streamed one case at a time."""
-    staff = _manager_staff()
-    found, page = _prepare(staff, "event log export (XES, pseudonymised)")
-    if found is None:
-        return page
-    body = xes_stream(engine().db.read, event_log_key(), found.case_ids, found.wanted, found.at, HELSINKI)
-    return _download(body, "application/xml", _filename(found.chosen, found.process, "xes"))
+    return _export("xes", "application/xml", lambda found: xes_stream(
+        engine().db.read, event_log_key(), found.case_ids, found.wanted, found.at, HELSINKI))
 
 
 @bp.route("/export/events.csv", endpoint="events_csv")
 @roles_required(*ROLES)
 def events_csv() -> Any:
     """The event log as CSV (one row per step of a case), streamed one case at a time."""
-    staff = _manager_staff()
-    found, page = _prepare(staff, "event log export (CSV, pseudonymised)")
-    if found is None:
-        return page
-    body = csv_stream(engine().db.read, event_log_key(), found.case_ids, found.wanted, HELSINKI, DELIMITER)
-    return _download(body, "text/csv", _filename(found.chosen, found.process, "csv"))
+    return _export("csv", "text/csv", lambda found: csv_stream(
+        engine().db.read, event_log_key(), found.case_ids, found.wanted, HELSINKI, DELIMITER))

@@ -62,7 +62,16 @@ from webapp.api.openapi import describe, query
 from webapp.auth.api import api_route, api_staff, json_error
 from webapp.auth.session import roles_required
 from webapp.manage import api, bp
-from webapp.manage.views import ROLES, Filters, _manager_staff, csv_response, engine, filters
+from webapp.manage.views import (
+    DATE_PARAMS,
+    FILTER_PARAMS,
+    ROLES,
+    Filters,
+    _manager_staff,
+    csv_response,
+    engine,
+    filters,
+)
 
 WHY_LIST = "management: a team lead choosing cases to rebalance (case numbers only)"
 RESULTS_KEY = "manage_rebalance_results"
@@ -420,19 +429,15 @@ def api_workload() -> Any:
                     "people": [load(p) for p in found.people], "teams": [load(t) for t in found.teams]})
 
 
-_TEAM = [query("team", "mine (the teams the caller leads; a team lead's default), all (managers' default), or a "
-                       "team id"),
-         query("municipality", "only cases of this municipality (the client's at referral)")]
 _COUNTS = {"type": "array", "items": {"type": "object", "properties": {
     "key": {"type": "string"}, "count": {"type": "integer", "nullable": True,
                                          "description": "null when suppressed (1 to minCases - 1)"},
     "suppressed": {"type": "boolean"}}}}
 describe("manage_api.api_lead_times", parameters=[
-    *_TEAM, query("referral_source", "referral source: " + ", ".join(s.value for s in ReferralSource)),
+    *FILTER_PARAMS, query("referral_source", "referral source: " + ", ".join(s.value for s in ReferralSource)),
     query("site", "site variant of the process (main: the main model)"),
     query("period", "30, 90 or 365 (the last N days, today included; default 30) or dates (from-to)"),
-    query("from", "with period=dates: the first day (YYYY-MM-DD)"),
-    query("to", "with period=dates: the last day (YYYY-MM-DD)"),
+    *DATE_PARAMS,
     query("version", "all (default: every version), latest (each process's newest) or processKey:version")],
     response={"type": "object", "properties": {
         "team": {"type": "string"}, "municipality": {"type": "string", "nullable": True},
@@ -453,7 +458,7 @@ _LOAD = {"type": "object", "properties": {
     "openTasks": {"type": "integer"}, "overdueTasks": {"type": "integer"},
     "byFollowUpMonths": {"type": "object", "additionalProperties": {"type": "integer"},
                          "description": "active cases per follow-up interval of the current plan; none: no plan"}}}
-describe("manage_api.api_workload", parameters=_TEAM, response={"type": "object", "properties": {
+describe("manage_api.api_workload", parameters=FILTER_PARAMS, response={"type": "object", "properties": {
     "team": {"type": "string"}, "municipality": {"type": "string", "nullable": True},
     "followUpMonths": {"type": "array", "items": {"type": "integer"}},
     "people": {"type": "array", "items": _LOAD}, "teams": {"type": "array", "items": _LOAD}}})

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from casework.referral_intake import PROCESS_KEY
 from casework.staff import Staff
-from casework.stalls import LATEST, Scope, StepStall, may_manage, step_stalls
+from casework.stalls import LATEST, StepStall, may_manage, step_stalls
 from engine.case_path import process_diagram
 from engine.models import Definition
 from engine.runtime import Engine
@@ -39,7 +39,7 @@ from webapp.api.openapi import describe, query
 from webapp.auth.api import api_route, api_staff, json_error
 from webapp.auth.session import current_staff, roles_required
 from webapp.manage import api, bp
-from webapp.manage.views import CACHE_SECONDS, FILTER_PARAMS, KIND_LABELS, ROLES, Filters, _manager_staff, filters
+from webapp.manage.views import AS_OF, FILTER_PARAMS, KIND_LABELS, ROLES, Filters, _manager_staff, filters, summary_time
 from webapp.manage.views import duration as format_duration
 
 SERVICE_COORDINATION = "service_coordination"  # bpmn/service-coordination.bpmn, called once per planned service
@@ -195,23 +195,6 @@ def choose(f: Filters) -> tuple[str | None, int | None]:
     return process, versions[process][0]
 
 
-def _cached_stalls(session: Session, scope: Scope, version: str, now: datetime) -> tuple[datetime, list[StepStall]]:
-    """The steps of one process version, computed at most once per MANAGE_CACHE_SECONDS per scope (as the
-    steps table on /manage): the page and its JSON are read together, and by many at once."""
-    ttl = timedelta(seconds=int(current_app.config.get("MANAGE_CACHE_SECONDS", CACHE_SECONDS)))
-    cache: dict[Any, tuple[datetime, list[StepStall]]] = current_app.extensions.setdefault("manage_heatmap", {})
-    with _LOCK:
-        hit = cache.get((scope, version))
-    if hit is not None and timedelta(0) <= now - hit[0] < ttl:
-        return hit
-    fresh = (now, step_stalls(session, now, scope, version))
-    with _LOCK:
-        if len(cache) >= 512:
-            cache.clear()
-        cache[(scope, version)] = fresh
-    return fresh
-
-
 def build(session: Session, staff: Staff, now: datetime) -> Heatmap:
     """The heatmap the request asks for, within what the person may see."""
     f = filters(session, staff)
@@ -221,8 +204,9 @@ def build(session: Session, staff: Staff, now: datetime) -> Heatmap:
     measure = asked if asked in MEASURES and asked is not None else WAITING
     if process is None or version is None:
         return Heatmap(f, now, None, "", None, [], [], measure)
-    at, stalls = _cached_stalls(session, f.scope, f"{process}:{version}", now)
-    stalls = [s for s in stalls if s.process_key == process and s.version == version]
+    at = summary_time(session)  # the scheduler's summary (casework.step_summary): nothing to cache here
+    stalls = [s for s in step_stalls(session, now, f.scope, f"{process}:{version}")
+              if s.process_key == process and s.version == version]
     top_waiting = max((s.waiting for s in stalls), default=0)
     top_age = max((int(s.age_p90.total_seconds()) for s in stalls), default=0)
     list_args: dict[str, Any] = {**f.args(False), "version": f"{process}:{version}"}  # as step_list reads it
@@ -312,8 +296,7 @@ describe("manage_api.api_heatmap", parameters=[
     query("measure", "waiting (default) or age: which measure the caller means to colour by")],
     response={"type": "object", "properties": {
         "team": {"type": "string"}, "municipality": {"type": "string", "nullable": True},
-        "asOf": {"type": "string", "description": "when the figures were computed (they may be up to "
-                                                  "MANAGE_CACHE_SECONDS old)"},
+        "asOf": AS_OF,
         "process": {"type": "object", "properties": {
             "key": {"type": "string", "nullable": True}, "name": {"type": "string"},
             "version": {"type": "integer", "nullable": True},

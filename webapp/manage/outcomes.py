@@ -49,6 +49,7 @@ from webapp.auth.session import roles_required
 from webapp.cases.sections import PROGRESS_LABELS
 from webapp.manage import api, bp
 from webapp.manage.views import (
+    DATE_PARAMS,
     FILTER_PARAMS,
     HELSINKI,
     REFERRAL_LABELS,
@@ -284,8 +285,7 @@ describe("manage_api.api_outcomes", parameters=[
         s.value for s in ReferralSource) + ")"),
     query("version", "all (default here: every process version), latest, or processKey:version"),
     query("period", "30, 90 or 365 (default here: the last 365 days, today included), or dates"),
-    query("from", "with period=dates: the first day, YYYY-MM-DD (Helsinki)"),
-    query("to", "with period=dates: the last day, YYYY-MM-DD (Helsinki), included")],
+    *DATE_PARAMS],
     response=_object(
         team={"type": "string"}, municipality={"type": "string", "nullable": True},
         referralSource={"type": "string", "nullable": True}, version={"type": "string"},

@@ -76,9 +76,6 @@ HELSINKI = ZoneInfo("Europe/Helsinki")
 LIST_LIMIT = 500  # rows a drill-down page shows (the longest waiting); its CSV has every row
 WHY = "management: a team lead or manager following where cases wait (case numbers only)"
 DELIMITER = ";"
-# No cache any more: the figures come from the scheduler's summary tables. Kept for webapp/manage/heatmap.py, which
-# still caches its per-version steps for MANAGE_CACHE_SECONDS; it may drop its cache (step_stalls reads the summary).
-CACHE_SECONDS = 60
 
 add_navigation("manage.index", _l("Management"), *ROLES)
 
@@ -156,6 +153,7 @@ def _duration_filter(value: timedelta) -> str:
 
 # -- the filters ---------------------------------------------------------------------------------------------
 PERIODS = ("30", "90", "365")  # the last N days; "dates": from-to
+MAX_PERIOD_DAYS = 3 * 365 + 1  # three years: a longer range would draw hundreds of weekly columns on /manage/flow
 MAIN_SITE = "main"  # the site variant filter's value for the main model (stored as '')
 REFERRAL_LABELS: dict[str, Any] = {
     ReferralSource.EMPLOYMENT_SERVICES.value: _l("Employment services"),
@@ -225,6 +223,9 @@ def _period(today: date) -> tuple[str, date, date, str, str, tuple[tuple[str, st
             errors.append((field_id, _("Enter a date as year-month-day, for example 2026-01-31.")))
     if not errors and parsed["filter-from"] > parsed["filter-to"]:
         errors.append(("filter-to", _("The end date must not be before the start date.")))
+    elif not errors and (parsed["filter-to"] - parsed["filter-from"]).days >= MAX_PERIOD_DAYS:
+        errors.append(("filter-to", _("The period may be at most three years: choose a later start date or an "
+                                      "earlier end date.")))
     if errors:  # the figures of the last 30 days meanwhile; the dates stay in the fields
         return "dates", today - timedelta(days=29), today, raw_from, raw_to, tuple(errors)
     return "dates", parsed["filter-from"], parsed["filter-to"], raw_from, raw_to, ()
@@ -329,6 +330,15 @@ def figures(session: Session, chosen: Filters, settings: AlarmSettings, now: dat
     return Figures(at, alarms, steps + quiet_steps(session, steps, durations, chosen.version), durations)
 
 
+def _figures_of(staff: Staff, with_alarms: bool) -> tuple[Filters, Figures]:
+    """The request's filters and their figures, read in one read-only session (the CSVs and the JSON twins)."""
+    now = engine().clock()
+    with engine().db.read() as session:
+        chosen = filters(session, staff)
+        return chosen, figures(session, chosen, AlarmSettings.from_config(current_app.config), now,
+                               with_alarms=with_alarms)
+
+
 def process_latest(session: Session) -> dict[str, int]:
     return _Steps.latest_of(session)
 
@@ -372,11 +382,7 @@ def index() -> Any:
 @roles_required(*ROLES)
 def alarms_csv() -> Response:
     """The alarms' counts as CSV (no personal data)."""
-    staff = _manager_staff()
-    now = engine().clock()
-    with engine().db.read() as session:
-        chosen = filters(session, staff)
-        alarms = figures(session, chosen, AlarmSettings.from_config(current_app.config), now).alarms
+    alarms = _figures_of(_manager_staff(), with_alarms=True)[1].alarms
     return csv_response("alarms.csv", ["alarm", "severity", "count"],
                         [[a.kind.value, a.severity.value, a.count] for a in alarms])
 
@@ -405,11 +411,7 @@ def _step_rows(found: Figures, chosen: Filters) -> list[list[Any]]:
 @roles_required(*ROLES)
 def steps_csv() -> Response:
     """Where cases wait now per step as CSV (no personal data)."""
-    staff = _manager_staff()
-    now = engine().clock()
-    with engine().db.read() as session:
-        chosen = filters(session, staff)
-        found = figures(session, chosen, AlarmSettings.from_config(current_app.config), now, with_alarms=False)
+    chosen, found = _figures_of(_manager_staff(), with_alarms=False)
     return csv_response("steps.csv", STEP_COLUMNS, _step_rows(found, chosen))
 
 
@@ -474,17 +476,22 @@ def step_list(process_key: str, element_id: str) -> Any:
 
 
 # -- JSON ----------------------------------------------------------------------------------------------------
+def _api_figures(with_alarms: bool) -> tuple[Filters, Figures] | Response:
+    """The caller's filters and figures for a JSON twin, or its 403 (managers and team leads only)."""
+    staff = api_staff()
+    if not may_manage(staff):
+        return json_error(403, "AuthorizationException", "only managers and team leads see the management figures")
+    return _figures_of(staff, with_alarms)
+
+
 @api.route("/alarms")
 @api_route
 def api_alarms() -> Any:
     """The alarms' counts for the caller's scope (no personal data: the lists are on the pages)."""
-    staff = api_staff()
-    if not may_manage(staff):
-        return json_error(403, "AuthorizationException", "only managers and team leads see the management figures")
-    now = engine().clock()
-    with engine().db.read() as session:
-        chosen = filters(session, staff)
-        found = figures(session, chosen, AlarmSettings.from_config(current_app.config), now)
+    answer = _api_figures(with_alarms=True)
+    if not isinstance(answer, tuple):
+        return answer
+    chosen, found = answer
     alarms = found.alarms
     return jsonify({"team": chosen.team, "municipality": chosen.municipality or None, "asOf": found.at.isoformat(),
                     "alarms": [{"kind": a.kind.value, "severity": a.severity.value, "count": a.count,
@@ -496,13 +503,10 @@ def api_alarms() -> Any:
 @api_route
 def api_steps() -> Any:
     """Where cases wait now per step: waiting, age p50 / p90 / max in seconds, overdue."""
-    staff = api_staff()
-    if not may_manage(staff):
-        return json_error(403, "AuthorizationException", "only managers and team leads see the management figures")
-    now = engine().clock()
-    with engine().db.read() as session:
-        chosen = filters(session, staff)
-        found = figures(session, chosen, AlarmSettings.from_config(current_app.config), now, with_alarms=False)
+    answer = _api_figures(with_alarms=False)
+    if not isinstance(answer, tuple):
+        return answer
+    chosen, found = answer
     return jsonify({"team": chosen.team, "municipality": chosen.municipality or None, "version": chosen.version,
                     "asOf": found.at.isoformat(),
                     "periodFrom": chosen.first_day.isoformat() if chosen.first_day else None,
@@ -521,6 +525,9 @@ def api_steps() -> Any:
 FILTER_PARAMS = [query("team", "mine (the teams the caller leads; a team lead's default), all (managers' default), "
                                "or a team id"),
                  query("municipality", "only cases of this municipality (the client's at referral)")]
+DATE_PARAMS = [query("from", "with period=dates: the period's first day, YYYY-MM-DD (Helsinki)"),
+               query("to", "with period=dates: the period's last day, YYYY-MM-DD (Helsinki), included; at most three "
+                           "years after the first")]
 AS_OF = {"type": "string", "description": "when the scheduler computed the summary the figures are read from "
                                           "(every POLKU_SUMMARY_REFRESH_SECONDS); ages are as of the request"}
 describe("manage_api.api_alarms", parameters=FILTER_PARAMS, response={"type": "object", "properties": {
@@ -534,8 +541,7 @@ describe("manage_api.api_steps", parameters=[*FILTER_PARAMS, query(
                              "kela, self, other)"),
     query("site", "only cases of this site variant (main: the main model; else a directory of bpmn/sites/)"),
     query("period", "the period of the time spent: 30 (default), 90 or 365 last days, or dates (with from and to)"),
-    query("from", "the period's first day (YYYY-MM-DD) with period=dates"),
-    query("to", "the period's last day (YYYY-MM-DD, inclusive) with period=dates")],
+    *DATE_PARAMS],
     response={"type": "object", "properties": {
         "team": {"type": "string"}, "municipality": {"type": "string", "nullable": True},
         "version": {"type": "string"}, "asOf": AS_OF,

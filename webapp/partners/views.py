@@ -102,6 +102,15 @@ def _detail(staff: Staff, referral_id: str) -> pv.ReferralDetail:
     return _read(staff, WHAT_REFERRAL, work)
 
 
+def _referrals(staff: Staff) -> list[pv.ReferralRow]:
+    """The partner's referrals (the page and the API list the same), their access log written in one INSERT."""
+    at = now()
+    with engine().db.transaction() as session:
+        rows = pv.referrals_for(session, staff, at)
+        pv.log_view(session, staff, [r.case_id for r in rows], WHAT_LIST, at)
+    return rows
+
+
 def _partner_staff() -> Staff:
     """A signed-in partner account; other staff have the case pages instead (403)."""
     staff = require_staff()
@@ -117,10 +126,7 @@ def _partner_staff() -> Staff:
 def index() -> Any:
     """The partner's open referrals and those closed lately, each client by name (the partner contacts them)."""
     staff = require_staff()
-    at = now()
-    with engine().db.transaction() as session:
-        rows = pv.referrals_for(session, staff, at)
-        pv.log_view(session, staff, [r.case_id for r in rows], WHAT_LIST, at)
+    rows = _referrals(staff)
     return render_template("partners/index.html", title=_("Referrals"), linked=pv.partner_of(staff) is not None,
                            open_rows=[r for r in rows if r.open], closed_rows=[r for r in rows if not r.open])
 
@@ -273,10 +279,7 @@ def _api_refusal(err: Exception) -> Any:
 def api_referrals() -> Any:
     """The caller's organisation's referrals with the client's consent: open ones and those closed lately."""
     staff = api_staff()
-    at = now()
-    with engine().db.transaction() as session:
-        rows = pv.referrals_for(session, staff, at)
-        pv.log_view(session, staff, [r.case_id for r in rows], WHAT_LIST, at)
+    rows = _referrals(staff)
     return jsonify({"partnerId": pv.partner_of(staff), "referrals": [_row_json(r) for r in rows]})
 
 
