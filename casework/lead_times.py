@@ -28,7 +28,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, func, literal_column, select, union_all
 from sqlalchemy.orm import Session
@@ -36,6 +35,7 @@ from sqlalchemy.orm import Session
 from casework.case_manager import Assignment
 from casework.client_case import ClientCase
 from casework.evaluation import ClosureEvaluation
+from casework.finnish_time import HELSINKI, finnish_day
 from casework.plan import PlanVersion
 from casework.referral import ReferralSource
 from casework.service_referral import ReferralAnswer, ServiceReferral, ServiceStatus
@@ -43,7 +43,6 @@ from casework.stalls import EVERYTHING, Scope, percentile_cont
 from engine.clock import aware
 from engine.models import Case, Definition
 
-HELSINKI = ZoneInfo("Europe/Helsinki")
 MIN_CASES = 5  # fewer cases than this: no percentiles, and counts shown as "< 5"
 MAX_PERIOD_DAYS = 3 * 366
 
@@ -249,7 +248,7 @@ def lead_times(session: Session, chosen: FlowFilter) -> list[LeadTime]:
 
 # -- inflow and outflow ------------------------------------------------------------------------------------------
 def _monday(value: datetime) -> date:
-    day = value.astimezone(HELSINKI).date()
+    day = finnish_day(value)
     return day - timedelta(days=day.weekday())
 
 

@@ -17,13 +17,13 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from casework.case_manager import Assignment
 from casework.client_case import CaseStatus, ClientCase
+from casework.finnish_time import finnish_day
 from casework.plan import PlanItem
 from casework.service_referral import ServiceReferral, ServiceStatus
 from casework.staffing import INFORM_WITHIN, Severity
@@ -37,7 +37,6 @@ IDLE_AFTER = timedelta(days=30)  # the default of POLKU_IDLE_CASE_DAYS (app conf
 FOLLOW_UP_TASKS = ("follow_up_review",)
 FOLLOW_UP_TIMERS = ("follow_up_due",)
 TIMER_GRACE = timedelta(hours=1)  # a timer this long past due has not fired: the scheduler or the case is stuck
-HELSINKI = ZoneInfo("Europe/Helsinki")  # a plan item's date is a date in Finland
 
 
 class AlarmKind(enum.Enum):
@@ -154,7 +153,7 @@ def _follow_up_overdue(session: Session, now: datetime, scope: Scope, settings: 
 def _referral_unanswered(session: Session, now: datetime, scope: Scope, settings: AlarmSettings
                          ) -> list[AlarmItem]:
     """Sent to a partner, still `requested`, and the service should have started before today."""
-    today = now.astimezone(HELSINKI).date()
+    today = finnish_day(now)
     query = _scoped(select(ClientCase.case_id, Case.business_key, ServiceReferral.referred_at, PlanItem.due), scope
                     ).join(ServiceReferral, ServiceReferral.case_id == ClientCase.case_id).join(
         PlanItem, PlanItem.id == ServiceReferral.plan_item_id).where(

@@ -47,7 +47,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -64,6 +63,7 @@ from casework.evaluation import (
     ReviewGoal,
     ReviewService,
 )
+from casework.finnish_time import HELSINKI, finnish_day
 from casework.plan import ItemKind, PlanItem, PlanVersion, same_service
 from casework.referral import ReferralSource
 from casework.service_referral import ReferralAnswer, ServiceReferral, ServiceStatus
@@ -73,7 +73,6 @@ from casework.users import Role
 from engine.clock import aware
 from engine.models import Case, Definition
 
-HELSINKI = ZoneInfo("Europe/Helsinki")
 MIN_CELL = 5  # a count below this (0 too) is shown as SUPPRESSED
 SUPPRESSED = "< 5"
 HIDDEN = "hidden"  # a figure that would give a suppressed count away, or a mean or sum of too few
@@ -109,7 +108,7 @@ class Period:
 
     @property
     def first_day(self) -> date:
-        return self.start.astimezone(HELSINKI).date()
+        return finnish_day(self.start)
 
     @property
     def last_day(self) -> date:
@@ -410,7 +409,7 @@ def services_on_time(session: Session, cohort: Cohort, now: datetime) -> Service
                                        .where(ReviewService.plan_item_id.in_(item_ids),
                                               ReviewService.status.in_(STARTED))):
         seen(item_id, at)
-    today = now.astimezone(HELSINKI).date()
+    today = finnish_day(now)
     first, last = cohort.period.first_day, cohort.period.last_day
     counts: Counter[str] = Counter()
     for group in groups.values():
@@ -420,7 +419,7 @@ def services_on_time(session: Session, cohort: Cohort, now: datetime) -> Service
             continue
         started = min((evidence[i.id] for i in group if i.id in evidence), default=None)
         if started is not None:
-            counts["on_time" if started.astimezone(HELSINKI).date() <= due else "late"] += 1
+            counts["on_time" if finnish_day(started) <= due else "late"] += 1
         elif due >= today:
             counts["not_due_yet"] += 1
         elif referral is not None and referral.status in ENDED_UNSTARTED:

@@ -46,17 +46,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, Index, Integer, String, UniqueConstraint, delete, exists, func, insert, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from casework.client_case import ClientCase
+from casework.finnish_time import finnish_day
 from casework.models import CaseworkBase, UtcDateTime
 from engine.clock import aware
 from engine.models import Case, CaseStatus, Definition, Deployment, HistoryEvent
 
-HELSINKI = ZoneInfo("Europe/Helsinki")
 STATE = "manage"  # the one summary_state row
 BUCKETS_PER_DOUBLING = 4
 BUCKET_ERROR = 2 ** (1 / (2 * BUCKETS_PER_DOUBLING)) - 1  # 0.0905: a figure from the histogram is within this share
@@ -324,7 +323,7 @@ def _count_durations(session: Session, state: SummaryState, now: datetime, steps
             return
         start, end = aware(started), aware(ended)
         assert start is not None and end is not None
-        day = end.astimezone(HELSINKI).date()
+        day = finnish_day(end)
         histogram[(cached[0], cached[1], element_id, day, team or "", municipality or "", _source(source) or "",
                    variants.get(definition_id, MAIN_VARIANT), bucket_of((end - start).total_seconds()))] += 1
         counted += 1

@@ -12,7 +12,6 @@ import json
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
@@ -29,6 +28,7 @@ from casework.evaluation import (
     record_review,
     review_problems,
 )
+from casework.finnish_time import HELSINKI
 from casework.plan import DEFAULT_FOLLOW_UP_MONTHS, MAX_FOLLOW_UP_MONTHS, ItemKind, current_plan
 from casework.service_referral import ServiceStatus, service_statuses
 from engine.errors import EngineError, NotFound
@@ -37,7 +37,6 @@ from workers.handler import BpmnError, Failure, JobContext, handler
 from workers.variables import as_date, text
 
 INTERVAL_MONTHS = {"P1M": 1, "P2M": 2, "P3M": 3, "P4M": 4, "P6M": 6}
-LOCAL = ZoneInfo("Europe/Helsinki")
 REVIEW_TIME = time(8, 0)  # a review agreed for a day is due at the start of that working day
 REVIEW_INVALID = "REVIEW_INVALID"
 REVIEW_MESSAGE = "reviewRequested"
@@ -49,7 +48,7 @@ def next_review_due(now: datetime, next_review_date: date | None, plan_months: i
     interval of the plan (its version's months, the form's `followUpInterval`, or three months) from now."""
     latest = now + relativedelta(months=MAX_FOLLOW_UP_MONTHS)
     if next_review_date is not None:
-        due = datetime.combine(next_review_date, REVIEW_TIME, LOCAL)
+        due = datetime.combine(next_review_date, REVIEW_TIME, HELSINKI)
         if now < due <= latest:
             return due
     months = plan_months or INTERVAL_MONTHS.get(interval or "", DEFAULT_FOLLOW_UP_MONTHS)

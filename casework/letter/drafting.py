@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -18,6 +17,7 @@ from casework.case_manager import Assignment, assignment_history, current_case_m
 from casework.client import Client, get_client
 from casework.client_case import ClientCase, get_case
 from casework.errors import Refused
+from casework.finnish_time import finnish_day
 from casework.letter.records import NAMES_CASE_MANAGER, Letter, LetterDraft, LetterKind, letter_for_key, store_letter
 from casework.letter.rendering import render_html, render_pdf
 from casework.letter.texts import (
@@ -35,8 +35,6 @@ from casework.letter.texts import (
 from casework.plan import CLIENT, ItemKind, PlanItem, PlanVersion, current_plan
 from casework.users import StaffUser
 from casework.values import as_date, text
-
-LOCAL_TIME = ZoneInfo("Europe/Helsinki")  # the letter's date is the client's calendar day, not UTC's
 
 
 @dataclass(frozen=True)
@@ -150,7 +148,7 @@ def _context(session: Session, record: ClientCase, client: Client, kind: LetterK
         context["destination"] = translate_code(language, DESTINATIONS, code)
         context["next_contact"] = text(details.get("next_contact"))
         context["case_manager"] = _person(session, None, named) if named else None
-    today = at.astimezone(LOCAL_TIME).date()
+    today = finnish_day(at)
     meeting = context["meeting_date"]
     context["meeting_past"] = meeting is not None and meeting <= today
     context.update(lang=language, title=translate(language, TITLES[kind]), client_name=client.name,

@@ -35,10 +35,11 @@ from casework.event_log import (
     pseudonym_key,
     xes_stream,
 )
+from casework.finnish_time import HELSINKI
 from casework.staff import Staff
 from webapp.auth.session import roles_required
 from webapp.manage import bp
-from webapp.manage.views import DELIMITER, HELSINKI, ROLES, Filters, _manager_staff, engine, filters
+from webapp.manage.views import DELIMITER, ROLES, Filters, _manager_staff, engine, filters
 
 WHY = "management: process mining of the case history (pseudonymised event log, no personal data)"
 LOG_CHUNK = 10_000  # cases per access-log INSERT (SQLite allows 32,766 bind parameters, PostgreSQL 65,535)

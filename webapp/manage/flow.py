@@ -26,8 +26,8 @@ from casework.case_access import role_of
 from casework.case_actions import CHANGE_REASONS, MAX_TEXT
 from casework.case_manager import AssignmentReason
 from casework.client_case import ClosureReason
+from casework.finnish_time import finnish_day
 from casework.lead_times import (
-    HELSINKI,
     MIN_CASES,
     NAMED,
     NOT_NAMED,
@@ -124,7 +124,7 @@ TABLES = ("lead-times", "weekly", "closure-reasons", "destinations", "next-respo
 
 
 def _today() -> date:
-    return engine().clock().astimezone(HELSINKI).date()
+    return finnish_day(engine().clock())
 
 
 # -- the flow filters ---------------------------------------------------------------------------------------------

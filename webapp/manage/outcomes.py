@@ -28,6 +28,7 @@ from casework.access_log import AccessAction, log_case_access
 from casework.case_access import role_of
 from casework.client_case import ClosureReason
 from casework.evaluation import DIMENSIONS, FeedbackResponse, GoalProgress
+from casework.finnish_time import finnish_day
 from casework.outcomes import (
     HIDDEN,
     QUESTIONS,
@@ -51,7 +52,6 @@ from webapp.manage import api, bp
 from webapp.manage.views import (
     DATE_PARAMS,
     FILTER_PARAMS,
-    HELSINKI,
     REFERRAL_LABELS,
     ROLES,
     Filters,
@@ -103,7 +103,7 @@ def _outcome_filters(session: Session, staff: Staff) -> Filters:
     """The managers' filters with this page's defaults: the last 365 days, every process version."""
     chosen = filters(session, staff)
     if not request.args.get("period"):
-        last = engine().clock().astimezone(HELSINKI).date()
+        last = finnish_day(engine().clock())
         chosen = replace(chosen, period=str(DEFAULT_DAYS), first_day=last - timedelta(days=DEFAULT_DAYS - 1),
                          last_day=last)
     if not request.args.get("version"):

@@ -18,7 +18,6 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
@@ -29,6 +28,7 @@ from werkzeug.wrappers import Response
 
 from casework.access_log import AccessAction, log_case_access
 from casework.case_access import role_of
+from casework.finnish_time import HELSINKI, finnish_day
 from casework.manager_alarms import Alarm, AlarmKind, AlarmSettings, alarm, manager_alarms
 from casework.referral import ReferralSource
 from casework.staff import Staff
@@ -72,7 +72,6 @@ from webapp.home import add_navigation
 from webapp.manage import api, bp
 
 ROLES = (Role.MANAGER, Role.TEAM_LEAD)
-HELSINKI = ZoneInfo("Europe/Helsinki")
 LIST_LIMIT = 500  # rows a drill-down page shows (the longest waiting); its CSV has every row
 WHY = "management: a team lead or manager following where cases wait (case numbers only)"
 DELIMITER = ";"
@@ -247,7 +246,7 @@ def filters(session: Session, staff: Staff) -> Filters:
     version = (request.args.get("version") or "").strip() or LATEST
     if version not in (LATEST, ALL_VERSIONS) and version not in {f"{k}:{v}" for k, v, _ in versions}:
         version = LATEST
-    period, first, last, raw_from, raw_to, errors = _period(engine().clock().astimezone(HELSINKI).date())
+    period, first, last, raw_from, raw_to, errors = _period(finnish_day(engine().clock()))
     return Filters(scope, team, scope.municipality or "", version, team_choices(session, staff),
                    municipality_choices(session), versions, staff.has(Role.MANAGER), source, site, sites, period,
                    first, last, raw_from, raw_to, errors)
