@@ -110,14 +110,9 @@ def log_denied(session: Session, staff: Staff, case_id: str, what: str, at: date
     record = session.get(ClientCase, case_id)
     if record is None:
         return
-    log_access(session, user_id=staff.id, role=role_of(staff), client_id=record.client_id, case_id=case_id,
+    log_access(session, user_id=staff.id, role=staff.logged_role(), client_id=record.client_id, case_id=case_id,
                action=AccessAction.DENIED, what=what, why="refused: no relationship to the case", at=at,
                user_name=staff.name)
-
-
-def role_of(staff: Staff) -> str:
-    """The role an access is logged under (the same on every page: `Staff.logged_role`)."""
-    return staff.logged_role()
 
 
 def visible_cases_clause(staff: Staff) -> ColumnElement[bool]:

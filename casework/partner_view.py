@@ -25,7 +25,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from casework.access_log import AccessAction, DisclosureLogEntry, log_case_access, log_disclosure
-from casework.case_access import Relationship, log_denied, role_of
+from casework.case_access import Relationship, log_denied
 from casework.case_notes import CaseNote, Visibility
 from casework.client import Client
 from casework.client_case import ClientCase
@@ -278,7 +278,7 @@ def _names(session: Session, user_ids: set[str]) -> dict[str, str]:
 def log_view(session: Session, staff: Staff, case_ids: list[str], what: str, at: datetime,
              action: AccessAction = AccessAction.VIEW) -> int:
     """One access row per case shown (a whole list in one INSERT), why: the partner relationship."""
-    return log_case_access(session, user_id=staff.id, role=role_of(staff), case_ids=case_ids, what=what, why=WHY,
+    return log_case_access(session, user_id=staff.id, role=staff.logged_role(), case_ids=case_ids, what=what, why=WHY,
                            at=at, action=action)
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from casework.access_log import AccessAction, log_case_access
-from casework.case_access import case_teams, log_denied, role_of
+from casework.case_access import case_teams, log_denied
 from casework.case_actions import CHANGE_REASONS, CHANGE_TASKS, ActionConflict, request_case_manager_change
 from casework.case_manager import Assignment, AssignmentReason
 from casework.client_case import CaseStatus, ClientCase
@@ -201,7 +201,7 @@ def rebalance(engine: Engine, staff: Staff, business_keys: list[str], reason: As
             else:
                 log_denied(session, staff, case_id, "case manager change from the workload view", now)
                 results[key] = Result(key, Outcome.REFUSED, "not a case of a team you lead")
-        log_case_access(session, user_id=staff.id, role=role_of(staff), case_ids=list(permitted.values()),
+        log_case_access(session, user_id=staff.id, role=staff.logged_role(), case_ids=list(permitted.values()),
                         what="case manager change requested from the workload view", why=WHY, at=now,
                         action=AccessAction.UPDATE)
     for key, case_id in permitted.items():

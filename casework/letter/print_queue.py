@@ -18,7 +18,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, undefer
 
 from casework.access_log import AccessAction, log_case_access
-from casework.case_access import CaseAccess, case_access, log_denied, role_of, visible_cases_clause
+from casework.case_access import CaseAccess, case_access, log_denied, visible_cases_clause
 from casework.client import Client
 from casework.client_case import ClientCase
 from casework.errors import NotFound
@@ -117,7 +117,7 @@ def open_letters(session: Session, staff: Staff, letter_ids: Iterable[int], what
     for case_id, allowed in access.items():
         by_why[allowed.why].append(case_id)
     for why, case_ids in sorted(by_why.items()):
-        log_case_access(session, user_id=staff.id, role=role_of(staff), case_ids=case_ids, what=what, why=why,
+        log_case_access(session, user_id=staff.id, role=staff.logged_role(), case_ids=case_ids, what=what, why=why,
                         at=at, action=action)
     keys = dict(session.execute(select(Case.id, Case.business_key).where(Case.id.in_(list(access)))).all())
     return OpenedLetters(letters, access, {k: v or k for k, v in keys.items()})
@@ -134,7 +134,7 @@ def log_queue_view(session: Session, staff: Staff, rows: list[QueueRow], at: dat
         allowed = case_access(session, staff, case_id, at)
         by_why[allowed.why if allowed is not None else "letters print queue"].append(case_id)
     for why, ids in sorted(by_why.items()):
-        log_case_access(session, user_id=staff.id, role=role_of(staff), case_ids=ids, what=what, why=why, at=at)
+        log_case_access(session, user_id=staff.id, role=staff.logged_role(), case_ids=ids, what=what, why=why, at=at)
 
 
 def merge_pdfs(documents: Iterable[bytes]) -> bytes:

@@ -11,7 +11,7 @@ from flask import abort, current_app
 from sqlalchemy import select
 
 from casework.access_log import AccessAction, log_case_access
-from casework.case_access import CaseAccess, case_access, log_denied, role_of
+from casework.case_access import CaseAccess, case_access, log_denied
 from casework.staff import Staff
 from engine.models import Case
 
@@ -51,7 +51,7 @@ def open_case(staff: Staff, business_key: str, what: str, *, whole_case: bool = 
         if access is None or (whole_case and not access.relationship.whole_case):
             log_denied(session, staff, case_id, what, now)
             return 403
-        log_case_access(session, user_id=staff.id, role=role_of(staff), case_ids=[case_id], what=what,
+        log_case_access(session, user_id=staff.id, role=staff.logged_role(), case_ids=[case_id], what=what,
                         why=access.why, at=now, action=action)
     return Opened(access, business_key)
 

@@ -20,7 +20,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from casework.access_log import AccessAction, log_case_access
-from casework.case_access import role_of
 from casework.case_notes import MAX_NOTE, CaseNote, InvalidNote, Visibility, add_note, notes_of
 from casework.case_search import (
     MAX_QUERY,
@@ -264,7 +263,7 @@ def _problem_message(problem: SearchProblem) -> str:
 def _run_search(db: Session, staff: Staff, found: CaseQuery) -> list[CaseHit]:
     """The hits, and their access log: one INSERT for the whole list."""
     hits = search_cases(db, staff, found)
-    log_case_access(db, user_id=staff.id, role=role_of(staff), case_ids=[h.case_id for h in hits],
+    log_case_access(db, user_id=staff.id, role=staff.logged_role(), case_ids=[h.case_id for h in hits],
                     what="case search", why=SEARCH_WHY, at=engine().clock(), action=AccessAction.SEARCH)
     return hits
 

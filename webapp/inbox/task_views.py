@@ -22,7 +22,7 @@ from casework.users import StaffUser
 from engine.errors import Conflict, NotFound
 from engine.models import Case, Task, TaskStatus
 from webapp.auth.session import login_required
-from webapp.inbox.views import app_engine, back_to_list, bp, clock_now, day, inbox_staff, role_of
+from webapp.inbox.views import app_engine, back_to_list, bp, clock_now, day, inbox_staff
 
 MAX_REASON = 500
 
@@ -113,7 +113,7 @@ def _render_task(staff: Staff, task_id: str, errors: dict[str, str] | None = Non
         lead = may_assign(session, staff, people)
         members = [(u.id, u.name) for u in team_members(session, staff.leads)] if lead else []
         comments = task_comments.comments_of(session, task_id)
-        log_case_access(session, user_id=staff.id, role=role_of(staff), case_ids=[row.case_id],
+        log_case_access(session, user_id=staff.id, role=staff.logged_role(), case_ids=[row.case_id],
                         what="task details and comments", why="a task assigned or offered to the user", at=now)
         open_ = row.status == TaskStatus.OPEN
         label = _label(row, business_key)

@@ -56,10 +56,6 @@ def inbox_staff() -> Staff:
     return staff
 
 
-def role_of(staff: Staff) -> str:
-    return staff.logged_role()
-
-
 def task_url(task_id: str) -> str:
     """The task page (webapp/tasks); `/tasks/<id>` while that blueprint is not there."""
     if "tasks.show" in current_app.view_functions:
@@ -143,7 +139,7 @@ def _list(session: Session, staff: Staff, tab: Tab, page: Page, criteria: crit.C
     keys = current_app.config.get("IDENTITY_CODE_KEYS")
     result = listing(session, staff, tab, now, filt, page, keys,
                      total=None if filtered(filt) else counts[tab])
-    log_case_access(session, user_id=staff.id, role=role_of(staff), case_ids=[r.case_id for r in result.rows],
+    log_case_access(session, user_id=staff.id, role=staff.logged_role(), case_ids=[r.case_id for r in result.rows],
                     what="task inbox", why="tasks assigned or offered to the user, or of the team they lead", at=now)
     return counts, result
 

@@ -25,7 +25,6 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from casework.access_log import AccessAction, log_case_access
-from casework.case_access import role_of
 from casework.event_log import (
     CSV_COLUMNS,
     EventLogFilter,
@@ -126,8 +125,9 @@ def _prepare(staff: Staff, what: str) -> tuple[_Export | None, Any]:
         wanted = _log_filter(chosen, process)
         case_ids = exported_cases(session, wanted)
         for first in range(0, len(case_ids), LOG_CHUNK):
-            log_case_access(session, user_id=staff.id, role=role_of(staff), case_ids=case_ids[first:first + LOG_CHUNK],
-                            what=what, why=WHY, at=now, action=AccessAction.EXPORT)
+            log_case_access(session, user_id=staff.id, role=staff.logged_role(),
+                            case_ids=case_ids[first:first + LOG_CHUNK], what=what, why=WHY, at=now,
+                            action=AccessAction.EXPORT)
     return _Export(chosen, process, wanted, case_ids, now), None
 
 

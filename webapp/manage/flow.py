@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from casework.access_log import AccessAction, log_case_access
-from casework.case_access import role_of
 from casework.case_actions import CHANGE_REASONS, MAX_TEXT
 from casework.case_manager import AssignmentReason
 from casework.client_case import ClosureReason
@@ -285,7 +284,8 @@ def _render_workload(staff: Staff, errors: dict[str, str] | None = None, status:
             manager = _chosen_manager(found)
             if manager is not None:
                 cases = cases_of(session, manager, chosen.scope)
-                log_case_access(session, user_id=staff.id, role=role_of(staff), case_ids=[c.case_id for c in cases],
+                log_case_access(session, user_id=staff.id, role=staff.logged_role(),
+                                case_ids=[c.case_id for c in cases],
                                 what="management workload: a case manager's cases", why=WHY_LIST, at=now,
                                 action=AccessAction.VIEW)
     results = flask_session.pop(RESULTS_KEY, None) if request.method == "GET" else None

@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from casework.access_log import AccessAction, log_case_access
-from casework.case_access import role_of
 from casework.client_case import ClosureReason
 from casework.evaluation import DIMENSIONS, FeedbackResponse, GoalProgress
 from casework.finnish_time import finnish_day
@@ -127,7 +126,7 @@ def _figures(session: Session, staff: Staff, chosen: Filters, what: str, export:
         return figures
     read = comment_case_ids(found)
     if read:
-        log_case_access(session, user_id=staff.id, role=role_of(staff), case_ids=read, what=what, why=WHY, at=now,
+        log_case_access(session, user_id=staff.id, role=staff.logged_role(), case_ids=read, what=what, why=WHY, at=now,
                         action=AccessAction.EXPORT if export else AccessAction.VIEW)
     return figures
 

@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from casework.access_log import AccessAction, log_case_access
-from casework.case_access import role_of
 from casework.finnish_time import HELSINKI, finnish_day
 from casework.manager_alarms import Alarm, AlarmKind, AlarmSettings, alarm, manager_alarms
 from casework.referral import ReferralSource
@@ -415,7 +414,7 @@ def steps_csv() -> Response:
 
 
 def _log_list(session: Session, staff: Staff, case_ids: list[str], what: str, export: bool, now: datetime) -> None:
-    log_case_access(session, user_id=staff.id, role=role_of(staff), case_ids=case_ids, what=what, why=WHY, at=now,
+    log_case_access(session, user_id=staff.id, role=staff.logged_role(), case_ids=case_ids, what=what, why=WHY, at=now,
                     action=AccessAction.EXPORT if export else AccessAction.VIEW)
 
 

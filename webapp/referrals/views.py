@@ -19,7 +19,6 @@ from flask_limiter import RateLimitExceeded
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response
 
-from casework.case_access import role_of
 from casework.errors import CaseworkError
 from casework.referral_intake import ReferralProblems, ReferredBy, check, receive
 from casework.users import Role
@@ -71,7 +70,7 @@ def new() -> Any:
                                   "administrator."))
         return _staff_page(form, 503)
     try:
-        intake = receive(_engine(), keys, referral, ReferredBy(staff.id, role_of(staff), "staff referral form"))
+        intake = receive(_engine(), keys, referral, ReferredBy(staff.id, staff.logged_role(), "staff referral form"))
     except ReferralProblems as err:
         show_problems(form, err.problems, self_referral=False)
         return _staff_page(form, 400)
