@@ -104,7 +104,7 @@ def _emptied(url: str, template: str) -> bool:
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
                       "AND pid <> pg_backend_pid()", (name,))
     with psycopg.connect(url) as conn:  # one transaction, one commit
-        if _fingerprint(conn) != _template_revision.get(template):
+        if _fingerprint(conn) != _template_schema.get(template):
             return False  # a test changed the schema (a migration step, a constraint of its own): not reusable
         tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
                                              "AND tablename <> 'alembic_version'")]
@@ -117,7 +117,7 @@ def _emptied(url: str, template: str) -> bool:
     return True
 
 
-_template_revision: dict[str, str] = {}  # template database -> its schema's fingerprint
+_template_schema: dict[str, str] = {}  # template database -> its schema's fingerprint
 
 _SCHEMA = """SELECT md5(coalesce(string_agg(x, ',' ORDER BY x), '')) FROM (
   SELECT 'v:' || version_num FROM alembic_version
@@ -142,10 +142,10 @@ def database_url(tmp_path: Path, migrated_template: str) -> Iterator[str]:
     if POSTGRES_URL:
         import psycopg
 
-        if migrated_template not in _template_revision:
+        if migrated_template not in _template_schema:
             base = POSTGRES_URL.rsplit("/", 1)[0]
             with psycopg.connect(f"{base}/{migrated_template}") as conn:
-                _template_revision[migrated_template] = _fingerprint(conn)
+                _template_schema[migrated_template] = _fingerprint(conn)
         if _REUSABLE:
             url = _REUSABLE.pop()
             yield url

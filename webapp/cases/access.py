@@ -14,6 +14,7 @@ from casework.access_log import AccessAction, log_case_access
 from casework.case_access import CaseAccess, case_access, log_denied
 from casework.staff import Staff
 from engine.models import Case
+from webapp.auth.api import json_error
 
 MAX_KEY = 200
 
@@ -67,8 +68,6 @@ def case_or_abort(staff: Staff, business_key: str, what: str, *, whole_case: boo
 
 def refused_json(status: int) -> Any:
     """The JSON answer of an /api route when `open_case` refused (404 or 403), in Camunda's error shape."""
-    from webapp.auth.api import json_error
-
     if status == 404:
         return json_error(404, "NotFoundException", "no case with this case number")
     return json_error(403, "AuthorizationException",
