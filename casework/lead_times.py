@@ -39,11 +39,13 @@ from casework.finnish_time import HELSINKI, finnish_day
 from casework.plan import PlanVersion
 from casework.referral import ReferralSource
 from casework.service_referral import ReferralAnswer, ServiceReferral, ServiceStatus
+from casework.small_numbers import MIN_CELL, is_small
 from casework.stalls import EVERYTHING, Scope, percentile_cont
 from engine.clock import aware
 from engine.models import Case, Definition
 
-MIN_CASES = 5  # fewer cases than this: no percentiles, and counts shown as "< 5"
+MIN_CASES = MIN_CELL  # fewer cases than this: no percentiles, and counts shown as "< 5" (casework.small_numbers)
+
 MAX_PERIOD_DAYS = 3 * 366
 
 
@@ -135,11 +137,11 @@ class Count:
 
     @property
     def shown(self) -> int | None:
-        return None if 0 < self.count < MIN_CASES else self.count
+        return suppressed(self.count)
 
 
 def suppressed(count: int) -> int | None:
-    return None if 0 < count < MIN_CASES else count
+    return None if is_small(count) else count
 
 
 # -- version choices -------------------------------------------------------------------------------------------

@@ -28,22 +28,23 @@ version), and each has its own cohort, stated here and on the page:
 - **Destinations and client feedback**: the cases closed in the period (the closure evaluation's destination, else
   the case's closure reason); feedback per question 1–5 from the answered questionnaires (on paper too).
 
-Small numbers are suppressed (`public`): any count from 1 to MIN_CELL - 1 shows as "< 5", and so does every share
-derived from it; a zero is shown (it identifies no one: "nobody was without a case manager" is the figure the model
-is judged by), except in a table whose total is itself from 1 to MIN_CELL - 1, where every cell is suppressed.
-Within a table whose total is shown, a single suppressed cell could be worked out from the total, so the next
-smallest shown cell (never a zero) is hidden as well: it shows as HIDDEN, not "< 5", which would be untrue of it
-(and so do the shares of a hidden cell). A mean or a sum of days is no count: "< 5" would read as its value, so
-when the count behind it is suppressed it shows as HIDDEN. The clients' free texts are shown only when at least
-MIN_CELL questionnaires were answered in the group, without names or case numbers, in alphabetical order;
-showing them is an access to client data (a client wrote them, and they may name people or health matters): the
-caller logs it with the case ids of the texts (`Feedback.comment_case_ids`).
+Small numbers are suppressed (`public`, with `casework.small_numbers`): any count from 1 to MIN_CELL - 1 shows as
+"< 5", and so does every share derived from it; a zero is shown (it identifies no one: "nobody was without a case
+manager" is the figure the model is judged by), except in a table whose total is itself from 1 to MIN_CELL - 1,
+where every cell is suppressed. Within a table whose total is shown, a single suppressed cell could be worked out
+from the total, so the next smallest shown cell (never a zero) is hidden as well: it shows as HIDDEN, not "< 5",
+which would be untrue of it (and so do the shares of a hidden cell). A mean or a sum of days is no count: "< 5"
+would read as its value, so when the count behind it is suppressed it shows as HIDDEN.
+The clients' free texts are shown only when at least MIN_CELL questionnaires were answered in the group, without
+names or case numbers, in alphabetical order; showing them is an access to client data (a client wrote them, and
+they may name people or health matters): the caller logs it with the case ids of the texts
+(`Feedback.comment_case_ids`).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -67,15 +68,20 @@ from casework.finnish_time import HELSINKI, finnish_day
 from casework.plan import ItemKind, PlanItem, PlanVersion, same_service
 from casework.referral import ReferralSource
 from casework.service_referral import ReferralAnswer, ServiceReferral, ServiceStatus
+from casework.small_numbers import (
+    MIN_CELL,
+    SUPPRESSED,
+    shown,
+    shown_cells,
+    shown_share,
+    suppressed_mean,
+)
 from casework.staff import Staff
 from casework.stalls import ALL_VERSIONS, EVERYTHING, LATEST, Scope
 from casework.users import Role
 from engine.clock import aware
 from engine.models import Case, Definition
 
-MIN_CELL = 5  # a count below this (0 too) is shown as SUPPRESSED
-SUPPRESSED = "< 5"
-HIDDEN = "hidden"  # a figure that would give a suppressed count away, or a mean or sum of too few
 QUESTIONS = ("knew_whom_to_contact", "got_services", "was_heard")  # the closure questionnaire, scored 1-5
 SCORES = (1, 2, 3, 4, 5)
 STARTED = (ServiceStatus.STARTED, ServiceStatus.DONE)
@@ -83,8 +89,6 @@ ENDED_UNSTARTED = (ServiceStatus.REFUSED, ServiceStatus.NOT_AVAILABLE, ServiceSt
                    ServiceStatus.DROPPED)
 ANSWERED = (FeedbackResponse.ANSWERED, FeedbackResponse.PAPER)
 
-Shown = int | str  # a count, SUPPRESSED or HIDDEN
-ShownNumber = float | str | None  # a share, mean or sum; SUPPRESSED or HIDDEN; None when there is nothing to divide
 
 
 def may_read_free_texts(staff: Staff) -> bool:
@@ -470,43 +474,6 @@ def outcomes(session: Session, cohort: Cohort, now: datetime) -> Outcomes:
                     services_on_time(session, cohort, now), destinations(session, cohort), feedback(session, cohort))
 
 
-# -- suppression ---------------------------------------------------------------------------------------------
-def shown(count: int, limit: int = MIN_CELL) -> Shown:
-    """A count as it may be shown: from 1 to `limit` - 1 only as SUPPRESSED (a zero identifies no one)."""
-    return SUPPRESSED if 0 < count < limit else count
-
-
-def shown_cells(counts: Sequence[int], limit: int = MIN_CELL) -> list[Shown]:
-    """The cells of a table whose total is shown: small cells suppressed, and if only one is, the next smallest
-    hidden too (else the total minus the others would give it away)."""
-    if 0 < sum(counts) < limit:
-        return [SUPPRESSED for _ in counts]
-    small = {n for n, c in enumerate(counts) if 0 < c < limit}
-    hidden: set[int] = set()
-    if len(small) == 1 and len(counts) > 1:  # the next smallest shown cell (a zero gives nothing away)
-        hidden.add(min((c, n) for n, c in enumerate(counts) if n not in small and c > 0)[1])
-    return [SUPPRESSED if n in small else HIDDEN if n in hidden else c for n, c in enumerate(counts)]
-
-
-def shown_share(part: Shown, whole: Shown, raw_part: int, raw_whole: int, digits: int = 3) -> ShownNumber:
-    """A share of a shown total: suppressed (or hidden) when its part or the total is; None when there is no
-    total."""
-    if raw_whole == 0 and whole not in (SUPPRESSED, HIDDEN):
-        return None
-    if part == SUPPRESSED or whole == SUPPRESSED:
-        return SUPPRESSED
-    if part == HIDDEN or whole == HIDDEN:
-        return HIDDEN
-    return round(raw_part / raw_whole, digits)
-
-
-def _mean(value: float | None, count: Shown) -> ShownNumber:
-    """A mean (or a sum) of a suppressed count is hidden: "< 5" would read as its value."""
-    if count in (SUPPRESSED, HIDDEN):
-        return HIDDEN
-    return round(value, 2) if value is not None else None
-
-
 def public(found: Outcomes, limit: int = MIN_CELL) -> dict[str, Any]:
     """The figures fit to show (page, CSV and JSON alike): every count, share and mean suppressed as the module
     says. Free texts are included only when `limit` answered questionnaires back them."""
@@ -523,7 +490,7 @@ def public(found: Outcomes, limit: int = MIN_CELL) -> dict[str, Any]:
                                  else [SUPPRESSED] * 3)
         mean = r.mean_change
         ratings.append({"dimension": r.dimension, "paired": paired, "unpaired": shown(r.unpaired, limit),
-                        "meanChange": _mean(mean, paired),
+                        "meanChange": suppressed_mean(mean, paired),
                         "improved": improved, "same": same, "worse": worse,
                         "improvedShare": shown_share(improved, paired, r.improved, r.paired),
                         "sameShare": shown_share(same, paired, r.same, r.paired),
@@ -548,13 +515,13 @@ def public(found: Outcomes, limit: int = MIN_CELL) -> dict[str, Any]:
         mean = sum(score * n for score, n in zip(SCORES, counts, strict=True)) / answers if answers else None
         questions.append({"question": question, "answers": total,
                           "scores": {str(score): cell for score, cell in zip(SCORES, cells, strict=True)},
-                          "mean": _mean(mean, total)})
+                          "mean": suppressed_mean(mean, total)})
     texts_shown = f.answered >= limit
     return {
         "period": {"from": found.period.first_day.isoformat(), "to": found.period.last_day.isoformat()},
         "caseManager": {"cases": c_total, "alwaysNamed": named, "withGap": gap,
                         "alwaysNamedShare": shown_share(named, c_total, c.always_named, c.cases),
-                        "daysWithout": _mean(c.days_without, gap)},
+                        "daysWithout": suppressed_mean(c.days_without, gap)},
         "knowsCaseManager": {"asked": k_total, "yes": yes, "no": no, "notAsked": shown(k.not_asked, limit),
                              "yesShare": shown_share(yes, k_total, k.yes, k.asked)},
         "ratings": ratings,

@@ -30,8 +30,6 @@ from casework.evaluation import (
 )
 from casework.identity_code import IdentityCodeKeys, fictitious_code
 from casework.outcomes import (
-    HIDDEN,
-    SUPPRESSED,
     Cohort,
     Continuity,
     Feedback,
@@ -45,13 +43,12 @@ from casework.outcomes import (
     outcomes,
     public,
     services_on_time,
-    shown,
-    shown_cells,
     starting_rating,
 )
 from casework.plan import ItemKind, PlanItem, PlanVersion, ServiceType
 from casework.referral import ReferralSource
 from casework.service_referral import ReferralAnswer, ServiceReferral, ServiceStatus
+from casework.small_numbers import HIDDEN, SUPPRESSED, shown, shown_cells
 from casework.stalls import ALL_VERSIONS, LATEST, Scope
 from casework.teams import add_team
 from casework.users import Role, add_user

@@ -43,6 +43,7 @@ from casework.lead_times import (
     weekly_flow,
 )
 from casework.referral import ReferralSource
+from casework.small_numbers import SUPPRESSED
 from casework.staff import Staff
 from casework.stalls import ALL_VERSIONS, LATEST, may_manage
 from casework.workload import (
@@ -74,7 +75,6 @@ from webapp.manage.views import (
 
 WHY_LIST = "management: a team lead choosing cases to rebalance (case numbers only)"
 RESULTS_KEY = "manage_rebalance_results"
-FEW = "< 5"
 STRETCH_LABELS: dict[Stretch, Any] = {
     Stretch.REFERRAL_TO_DECISION: _l("Referral → decision"),
     Stretch.DECISION_TO_PLAN: _l("Decision → first plan"),
@@ -188,7 +188,8 @@ def week_tick(week: Week) -> str:
 
 
 def _count_rows(counts: list[Count], labels: dict[str, Any]) -> list[tuple[str, int | None, str]]:
-    return [(str(labels.get(c.key, c.key)), c.shown, str(c.shown) if c.shown is not None else FEW) for c in counts]
+    return [(str(labels.get(c.key, c.key)), c.shown, str(c.shown) if c.shown is not None else SUPPRESSED)
+            for c in counts]
 
 
 def _csv_table(table: str, times: list[LeadTime], weeks: list[Week], ended: Endings) -> tuple[list[str], list[Any]]:
@@ -200,7 +201,7 @@ def _csv_table(table: str, times: list[LeadTime], weeks: list[Week], ended: Endi
                 [[f"{w.iso[0]}-W{w.iso[1]:02d}", w.monday.isoformat(), w.opened, w.closed] for w in weeks])
     counts = {"closure-reasons": ended.reasons, "destinations": ended.destinations,
               "next-responsible": ended.next_responsible}[table]
-    return (["key", "cases"], [[c.key, c.shown if c.shown is not None else FEW] for c in counts])
+    return (["key", "cases"], [[c.key, c.shown if c.shown is not None else SUPPRESSED] for c in counts])
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,8 @@ from casework.client_case import ClosureReason
 from casework.evaluation import DIMENSIONS, FeedbackResponse, GoalProgress
 from casework.finnish_time import finnish_day
 from casework.outcomes import (
-    HIDDEN,
     QUESTIONS,
     SCORES,
-    SUPPRESSED,
     Cohort,
     Period,
     comment_case_ids,
@@ -41,6 +39,7 @@ from casework.outcomes import (
     public,
 )
 from casework.referral import ReferralSource
+from casework.small_numbers import HIDDEN, SUPPRESSED
 from casework.staff import Staff
 from casework.stalls import ALL_VERSIONS, may_manage
 from webapp.api.openapi import describe, query
