@@ -21,7 +21,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,7 +36,7 @@ from casework.staff import Staff
 from casework.users import CASE_MANAGER_ROLES, Role
 from engine.errors import Conflict, EngineError
 from engine.errors import NotFound as NotWaiting
-from engine.models import Case, Task, TaskStatus
+from engine.models import Task, TaskStatus
 
 if TYPE_CHECKING:
     from engine.runtime import Engine
@@ -172,7 +171,7 @@ def consent_waits(engine: Engine, case_id: str) -> dict[str, int | None]:
                                                               Task.element_id == CONSENT_TASK)))
         if not task_ids:
             return {}
-        data = _task_data(engine, session, case_id, task_ids)
+        data = engine.task_data(session, case_id, task_ids)
         out: dict[str, int | None] = {}
         for task_id in task_ids:
             out[task_id] = _waited_partner(session, case_id, data.get(task_id, {}))
@@ -191,28 +190,6 @@ def _waited_partner(session: Session, case_id: str, variables: Mapping[str, Any]
     except (TypeError, ValueError):
         return None
     return item.partner_id if item is not None and item.kind is ItemKind.SERVICE else None
-
-
-def _task_data(engine: Engine, session: Session, case_id: str, task_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The data of open tasks as the process holds it (a called service coordination's own `serviceId`), read
-    from the saved state without changing it."""
-    from engine.camunda import serializer
-
-    row = session.get(Case, case_id)
-    if row is None:
-        return {}
-    definition = engine.definitions.load(row.definition_id, session)
-    workflow = serializer.loads(row.state, row.state_format, row.spiff_version, definition.spec,
-                                definition.subprocess_specs, engine.tx.script_engine(definition))
-    out: dict[str, dict[str, Any]] = {}
-    for task_id in task_ids:
-        try:
-            task = workflow.get_task_from_id(UUID(task_id))
-        except Exception:  # noqa: BLE001 - an id pruned meanwhile is simply not waiting
-            task = None
-        if task is not None:
-            out[task_id] = dict(task.data)
-    return out
 
 
 def revoke_case_consent(engine: Engine, case_id: str, consent_id: int, by: str) -> Consent:

@@ -6,16 +6,18 @@ gathers them so callers (CLI, web app, workers) hold one object.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from engine import assignment, jobs, messages, timers, triggers
 from engine import incidents as repairs
+from engine.camunda import serializer
 from engine.camunda_forms import validate_form_submission
 from engine.clock import Clock, aware, utcnow
 from engine.db import Database
@@ -194,6 +196,25 @@ class Engine:
         if row is None:
             raise NotFound(f"case {case_id} does not exist")
         return _case_json(*row)
+
+    def task_data(self, session: Session, case_id: str, task_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The data of these tasks as the process holds it (a called process's own copy of its variables), read from
+        the saved state in the caller's transaction, without locking or changing the case; an id no longer in the
+        state (completed and pruned) is left out."""
+        row = session.get(Case, case_id)
+        if row is None:
+            return {}
+        definition = self.definitions.load(row.definition_id, session)
+        workflow = serializer.loads(row.state, row.state_format, row.spiff_version, definition.spec,
+                                    definition.subprocess_specs, self.tx.script_engine(definition))
+        out: dict[str, dict[str, Any]] = {}
+        for task_id in task_ids:
+            try:
+                task = workflow.get_task_from_id(UUID(task_id))
+            except Exception:  # noqa: BLE001 - an id pruned meanwhile is simply not waiting
+                continue
+            out[task_id] = dict(task.data)
+        return out
 
     def cases(self, status: CaseStatus | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         query = select(Case, Definition).join(Definition).order_by(Case.created_at).limit(limit)

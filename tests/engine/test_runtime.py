@@ -359,3 +359,15 @@ def test_a_fresh_engine_acts_on_existing_cases(db: Database, clock: TestClock) -
         assert first.case(case_id)["variables"] == {"from": "cli"}
     finally:
         fresh.db.dispose()
+
+
+def test_task_data_reads_a_waiting_tasks_variables_and_leaves_the_case_as_it_was(engine: Engine) -> None:
+    case_id = deploy_start(engine, user_then_job(), "claim", "ORDER-8", {"customer": "Aino", "amount": 3})
+    task_id = open_task(engine, case_id).id
+    before = case_version(engine, case_id)
+    with engine.db.read() as session:
+        data = engine.task_data(session, case_id, [task_id, "00000000-0000-0000-0000-000000000000"])
+        assert engine.task_data(session, "no-such-case", [task_id]) == {}
+    assert list(data) == [task_id]  # an id not in the saved state is left out
+    assert data[task_id]["customer"] == "Aino" and data[task_id]["amount"] == 3
+    assert case_version(engine, case_id) == before
